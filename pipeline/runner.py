@@ -1,0 +1,204 @@
+"""Runs a pipeline: stage after stage, each committed atomically, skipped when up to date.
+
+For stage NN the runner
+1. computes its config hash and input hash (the upstream `_SUCCESS`, or the input file listing),
+   and skips it if `OUT/NN-<stage>/_SUCCESS` records the same ones;
+2. otherwise removes any partial output, plans units (input parts, or groups of input files),
+   runs them on the executor into `OUT/.NN-<stage>.tmp/`;
+3. merges the units' statistics and checks in == kept + sum(rejected);
+4. writes stats.json, renames the directory into place, and writes `_SUCCESS` last.
+A run killed at any point leaves either a committed stage or one without `_SUCCESS`, which the
+next run cleans and redoes; unit outputs are named by their input, so the result is the same.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from pipeline.config import ConfigError, PipelineConfig, StageEntry, to_dict
+from pipeline.manifest import (SUCCESS, canonical, config_hash, library_versions, read_success,
+                               sha256_bytes, success_hash, write_success)
+from pipeline.readers import expand_inputs
+from pipeline.stage import SourceStage, stage_class
+from pipeline.stats import AccountingError, StageStats, read_stats
+from pipeline.work import UnitTask
+
+log = logging.getLogger("curate")
+
+
+@dataclass
+class StageRun:
+    index: int
+    entry: StageEntry
+    directory: Path
+    stats: StageStats
+    skipped: bool
+
+
+def stage_dirname(index: int, name: str) -> str:
+    return f"{index:02d}-{name}"
+
+
+def _check_plan(cfg: PipelineConfig) -> None:
+    if not cfg.stages:
+        raise ConfigError("the config lists no stages")
+    for i, entry in enumerate(cfg.stages):
+        is_source = issubclass(stage_class(entry.name), SourceStage)
+        if i == 0 and not is_source:
+            raise ConfigError(f"stages[0] is {entry.name!r}: the first stage must read input (e.g. 'read')")
+        if i > 0 and is_source:
+            raise ConfigError(f"stages[{i}] is {entry.name!r}: only the first stage may read input files")
+
+
+def _index_of(cfg: PipelineConfig, name: str, flag: str) -> int:
+    for i, entry in enumerate(cfg.stages):
+        if entry.name == name:
+            return i
+    raise ConfigError(f"{flag} {name}: no such stage in this config "
+                      f"(stages: {', '.join(e.name for e in cfg.stages)})")
+
+
+class _LazyExecutor:
+    """Starts Ray only when a stage actually has to run (a fully up-to-date run never does)."""
+
+    def __init__(self, cfg: PipelineConfig, given: Any) -> None:
+        self.cfg, self.executor, self.owned = cfg, given, given is None
+
+    def get(self) -> Any:
+        if self.executor is None:
+            from pipeline.executors import make_executor
+
+            self.executor = make_executor(self.cfg.executor, num_cpus=self.cfg.workers)
+        return self.executor
+
+    def shutdown(self) -> None:
+        if self.owned and self.executor is not None:
+            self.executor.shutdown()
+
+
+def run_pipeline(cfg: PipelineConfig, *, only: str | None = None, from_stage: str | None = None,
+                 executor: Any = None) -> list[StageRun]:
+    """Runs the selected stages in order; `only` runs one, `from_stage` redoes it and those after."""
+    _check_plan(cfg)
+    out = Path(cfg.output)
+    out.mkdir(parents=True, exist_ok=True)
+    start = _index_of(cfg, from_stage, "--from") if from_stage else 0
+    selected = [_index_of(cfg, only, "--only")] if only else list(range(start, len(cfg.stages)))
+    lazy = _LazyExecutor(cfg, executor)
+    try:
+        return [_run_stage(cfg, out, i, cfg.stages[i], force=bool(from_stage), executor=lazy)
+                for i in selected]
+    finally:
+        lazy.shutdown()
+
+
+def _input_hash(cfg: PipelineConfig, out: Path, index: int) -> str:
+    if index == 0:
+        if not cfg.input:
+            raise ConfigError("no input: give `input:` in the config or --input PATH")
+        refs = expand_inputs([(i.path, i.source) for i in cfg.input])
+        listing = [(r.rel, r.size, os.stat(r.path).st_mtime_ns, r.source) for r in refs]
+        return sha256_bytes(canonical(listing))
+    prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
+    h = success_hash(prev)
+    if h is None:
+        raise ConfigError(
+            f"stage {cfg.stages[index].name!r} needs the output of {cfg.stages[index - 1].name!r}, "
+            f"which is not committed in {prev}: run `curate run CONFIG --only "
+            f"{cfg.stages[index - 1].name}` (or its make target) first"
+        )
+    return h
+
+
+def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *, force: bool,
+               executor: "_LazyExecutor") -> StageRun:
+    directory = out / stage_dirname(index, entry.name)
+    c_hash = config_hash(entry.name, entry.config, cfg.seed, cfg.batch_size)
+    i_hash = _input_hash(cfg, out, index)
+    done = read_success(directory)
+    if not force and done and done.get("config_hash") == c_hash and done.get("input_hash") == i_hash:
+        stats = read_stats(directory)
+        log.info("[%s] up to date (%s kept of %s), skipped", directory.name, f"{stats.kept:,}", f"{stats.docs_in:,}")
+        return StageRun(index, entry, directory, stats, skipped=True)
+
+    tmp = out / f".{directory.name}.tmp"
+    for stale in (directory, tmp):
+        if stale.exists():
+            shutil.rmtree(stale)
+    (tmp / "kept").mkdir(parents=True)
+    (tmp / "rejected").mkdir()
+
+    cls = stage_class(entry.name)
+    stage = cls(entry.config, seed=cfg.seed)
+    tasks = _plan_tasks(cfg, out, index, stage, tmp)
+    executor = executor.get()
+    workers = executor.workers_for(cls.resources, cfg.workers, len(tasks))
+
+    stats = StageStats(entry.name, workers=workers)
+    files: dict[str, list] = {"kept": [], "rejected": []}
+    t0 = time.perf_counter()
+    log.info("[%s] %d units on %d %s worker(s)", directory.name, len(tasks), workers, executor.name)
+    with tqdm(total=len(tasks), desc=directory.name, unit="part", disable=None, leave=False) as bar:
+        results = executor.map(entry.name, entry.config, cfg.seed, tasks, workers, cls.resources) if tasks else []
+        for result in results:
+            stats.merge(result.stats)
+            files["kept"].extend(result.kept_files)
+            files["rejected"].extend(result.rejected_files)
+            bar.update(1)
+            bar.set_postfix(docs=f"{stats.docs_in:,}", kept=f"{stats.kept:,}")
+    stats.seconds = time.perf_counter() - t0
+    stats.check()
+    for kind in files:
+        files[kind].sort(key=lambda f: f["path"])
+        listed = sum(f["rows"] for f in files[kind])
+        expected = stats.kept if kind == "kept" else stats.rejected_total
+        if listed != expected:
+            raise AccountingError(f"stage {entry.name}: {kind} files hold {listed} rows, counted {expected}")
+
+    stats.write(tmp / "stats.json")
+    tmp.rename(directory)
+    write_success(directory, {
+        "stage": entry.name, "index": index, "config": to_dict(entry.config), "seed": cfg.seed,
+        "config_hash": c_hash, "input_hash": i_hash,
+        "kept": stats.kept, "rejected": stats.rejected_total,
+        "files": {k: [{**f, "path": f"{k}/{f['path']}"} for f in v] for k, v in files.items()},
+        "versions": library_versions(),
+    })
+    rate = stats.docs_in / max(stats.seconds, 1e-9)
+    log.info("[%s] %s in, %s kept, %s rejected %s in %.1f s (%s docs/s)", directory.name,
+             f"{stats.docs_in:,}", f"{stats.kept:,}", f"{stats.rejected_total:,}",
+             dict(sorted(stats.rejected.items())), stats.seconds, f"{rate:,.0f}")
+    return StageRun(index, entry, directory, stats, skipped=False)
+
+
+def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Path) -> list[UnitTask]:
+    if isinstance(stage, SourceStage):
+        if not cfg.input:
+            raise ConfigError("no input: give `input:` in the config or --input PATH")
+        units = stage.plan(cfg.input)
+        part_rows = getattr(stage.config, "part_rows", None)
+        return [UnitTask(u.key, u, str(tmp), cfg.batch_size, part_rows) for u in units]
+    prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
+    manifest = read_success(prev)
+    return [
+        UnitTask(Path(f["path"]).stem, str(prev / f["path"]), str(tmp), cfg.batch_size)
+        for f in manifest["files"]["kept"]
+    ]
+
+
+def committed_stages(out: Path) -> list[tuple[str, StageStats]]:
+    """(directory name, stats) of every committed stage under `out`, in order."""
+    found = []
+    for d in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if (d / SUCCESS).is_file():
+            s = read_stats(d)
+            if s is not None:
+                found.append((d.name, s))
+    return found

@@ -1,0 +1,138 @@
+"""The stage contract.
+
+A stage looks at an Arrow batch and answers with `Decisions`: the rows (with its own columns
+added, or text rewritten) and, per row, a reject reason or null for "keep". It knows nothing of
+Ray, files or statistics: `pipeline.runner` plans the work, writes kept and rejected parts, counts
+and checks that every document is accounted for.
+
+Two kinds:
+- `Stage.process(batch)`: embarrassingly parallel, row-local decisions (filters, annotators).
+- `SourceStage.read(unit)`: makes documents from external files (the `read` stage).
+Stages that need global state (dedup) override `Stage.prepare` to compute it over all input
+parts before `process` runs; the executor gives them the means to map over parts.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Any, ClassVar, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.config import ConfigError
+
+
+@dataclass
+class NoOptions:
+    """A stage without options."""
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs; the executor sizes its actor pool from it."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+    memory_gb: float | None = None
+
+
+@dataclass
+class Decisions:
+    """A stage's answer for one batch: every input row, in order, and why it is rejected."""
+
+    table: pa.Table
+    reject: pa.Array  # string per row; null = kept
+
+    def __post_init__(self) -> None:
+        if len(self.reject) != self.table.num_rows:
+            raise ValueError(
+                f"Decisions: {len(self.reject)} reasons for {self.table.num_rows} rows"
+            )
+
+    @classmethod
+    def keep_all(cls, table: pa.Table) -> "Decisions":
+        return cls(table, pa.nulls(table.num_rows, pa.string()))
+
+
+def first_reason(rules: list[tuple[pa.Array | pa.ChunkedArray, str]], num_rows: int,
+                 prior: pa.Array | None = None) -> pa.Array:
+    """One reason per row: the first rule whose mask is true, else null (kept).
+
+    Rules are checked in order, so a row failing several is recorded under the first; `prior`
+    (an earlier reason column) wins over all of them.
+    """
+    out = pa.nulls(num_rows, pa.string())
+    for mask, reason in reversed(rules):
+        mask = pc.fill_null(mask, False)
+        out = pc.if_else(mask, pa.scalar(reason, pa.string()), out)
+    if prior is not None:
+        out = pc.coalesce(prior, out)
+    if isinstance(out, pa.ChunkedArray):
+        out = out.combine_chunks()
+    return out
+
+
+class Stage:
+    """Base class of a row-local stage; subclasses set `name`, `Config` and `process`."""
+
+    name: ClassVar[str]
+    Config: ClassVar[type] = NoOptions
+    resources: ClassVar[Resources] = Resources()
+
+    def __init__(self, config: Any, *, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+
+    def setup(self) -> None:
+        """Load models and other heavy state; called once per worker, never per batch."""
+
+    def process(self, batch: pa.Table) -> Decisions:
+        raise NotImplementedError
+
+
+class SourceStage(Stage):
+    """A stage with no upstream parts: it turns external inputs into documents."""
+
+    def plan(self, inputs: list[Any]) -> list[Any]:
+        """Split the inputs into work units (deterministic: they name the output parts)."""
+        raise NotImplementedError
+
+    def read(self, unit: Any, batch_size: int) -> Iterator[Decisions]:
+        raise NotImplementedError
+
+
+_REGISTRY: dict[str, type[Stage]] = {}
+
+
+def register(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: makes a stage known to configs and the CLI by its `name`."""
+    if not dataclasses.is_dataclass(cls.Config):
+        raise TypeError(f"{cls.__name__}.Config must be a dataclass")
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two stages are named {cls.name!r}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def _import_stage_modules() -> None:
+    import stages
+
+    for info in pkgutil.iter_modules(stages.__path__):
+        importlib.import_module(f"stages.{info.name}")
+
+
+def registry() -> dict[str, type[Stage]]:
+    if not _REGISTRY:
+        _import_stage_modules()
+    return dict(_REGISTRY)
+
+
+def stage_class(name: str, where: str = "") -> type[Stage]:
+    known = registry()
+    if name not in known:
+        prefix = f"{where}: " if where else ""
+        raise ConfigError(f"{prefix}unknown stage {name!r} (known stages: {', '.join(sorted(known))})")
+    return known[name]

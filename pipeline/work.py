@@ -1,0 +1,101 @@
+"""One unit of work: a stage over one input part (or one group of input files), writing its
+kept and rejected parts and counting every row. Executors run these; they run the same way
+in a Ray actor and inline."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.parts import PartWriter, iter_batches
+from pipeline.schema import REJECT_REASON, conform
+from pipeline.stage import Decisions, SourceStage, Stage
+from pipeline.stats import StageStats
+
+
+class StageError(RuntimeError):
+    """A stage failed on a unit; the message names the stage and the input part."""
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    key: str             # output file-name stem; deterministic, so outputs never depend on workers
+    source: Any          # a SourceStage's unit, or the path of an input part
+    out_dir: str         # the stage's (temporary) directory
+    batch_size: int
+    part_rows: int | None = None
+
+
+@dataclass
+class UnitResult:
+    key: str
+    stats: StageStats
+    kept_files: list[dict] = field(default_factory=list)
+    rejected_files: list[dict] = field(default_factory=list)
+
+
+def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
+    t0 = time.perf_counter()
+    stats = StageStats(stage.name, units=1)
+    out = Path(task.out_dir)
+    if isinstance(stage, SourceStage):
+        def name(k: int) -> str:
+            return f"{task.key}-{k:03d}"
+    else:
+        def name(k: int) -> str:
+            return task.key if k == 0 else f"{task.key}-{k}"
+    kept_w = PartWriter(out / "kept", name, task.batch_size, task.part_rows)
+    rej_w = PartWriter(out / "rejected", name, task.batch_size, task.part_rows)
+    try:
+        for decisions in _decisions(stage, task, stats):
+            reasons = decisions.reject
+            keep = pc.is_null(reasons)
+            kept = decisions.table.filter(keep)
+            drop = pc.invert(keep)
+            rejected = decisions.table.filter(drop)
+            rejected_reasons = reasons.filter(drop)
+            rejected = rejected.append_column(REJECT_REASON, rejected_reasons)
+            kept_w.write(kept)
+            rej_w.write(rejected)
+            stats.count_out(kept, rejected, rejected_reasons)
+    except StageError:
+        raise
+    except Exception as e:
+        raise StageError(f"stage {stage.name!r} failed on {_describe(task)}: {type(e).__name__}: {e}") from e
+    finally:
+        kept_files, rejected_files = kept_w.close(), rej_w.close()
+    stats.worker_seconds = time.perf_counter() - t0
+    return UnitResult(task.key, stats, kept_files, rejected_files)
+
+
+def _decisions(stage: Stage, task: UnitTask, stats: StageStats) -> Iterator[Decisions]:
+    if isinstance(stage, SourceStage):
+        for d in stage.read(task.source, task.batch_size):
+            stats.count_in(d.table)
+            yield Decisions(conform(d.table), d.reject)
+        return
+    offset = 0
+    for batch in iter_batches(task.source, task.batch_size):
+        stats.count_in(batch)
+        d = stage.process(batch)
+        if d.table.num_rows != batch.num_rows:
+            raise StageError(
+                f"stage {stage.name!r} returned {d.table.num_rows} rows for a batch of "
+                f"{batch.num_rows} ({_describe(task)}, rows {offset}..{offset + batch.num_rows}): "
+                "a stage must reject rows, never drop them"
+            )
+        offset += batch.num_rows
+        yield Decisions(conform(d.table), d.reject)
+
+
+def _describe(task: UnitTask) -> str:
+    src = task.source
+    files = getattr(src, "files", None)
+    if files is not None:
+        names = [f.rel for f in files]
+        return f"input files {', '.join(names[:5])}{' …' if len(names) > 5 else ''}"
+    return f"part {src}"

@@ -1,0 +1,1 @@
+"""One module per stage; each registers itself with `pipeline.stage.register`."""
