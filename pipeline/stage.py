@@ -105,6 +105,7 @@ class SourceStage(Stage):
 
 
 _REGISTRY: dict[str, type[Stage]] = {}
+_BUILTINS_LOADED = False
 
 
 def register(cls: type[Stage]) -> type[Stage]:
@@ -125,8 +126,10 @@ def _import_stage_modules() -> None:
 
 
 def registry() -> dict[str, type[Stage]]:
-    if not _REGISTRY:
+    global _BUILTINS_LOADED
+    if not _BUILTINS_LOADED:
         _import_stage_modules()
+        _BUILTINS_LOADED = True
     return dict(_REGISTRY)
 
 

@@ -23,7 +23,7 @@ class ReadConfig:
     # 1 MB is far above any useful web page and keeps batches for later stages bounded.
     max_bytes: int = 1_000_000
     # Input files are grouped into work units of about this many (on-disk) bytes, in path order.
-    unit_bytes: int = 32 << 20
+    unit_bytes: int = 4 << 20
     # A unit's output rolls over to a new part file every this many rows: later stages
     # parallelise over parts, so parts bound their granularity.
     part_rows: int = 20_000

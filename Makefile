@@ -1,0 +1,56 @@
+# curate: `make run` and `make test` on a fresh clone; one target per stage.
+PYTHON ?= python3.11
+VENV   ?= .venv
+CONFIG ?= configs/default.yaml
+OUT    ?= out/default
+BIN     = $(VENV)/bin
+CURATE  = $(BIN)/curate
+RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
+STAMP   = $(VENV)/.installed
+
+.PHONY: help setup run test test-fast bench stats clean sample read normalize
+
+help:
+	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
+	@echo "make test       set up, then run the test suite (slow tests included)"
+	@echo "make test-fast  the test suite without tests marked slow"
+	@echo "make <stage>    one stage of $(CONFIG): read normalize"
+	@echo "make stats      per-stage table of $(OUT)"
+	@echo "make bench      read->write throughput vs plain pyarrow (needs ../shared/data)"
+	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
+	@echo "make clean      remove $(OUT) and caches (keeps $(VENV))"
+	@echo "variables: CONFIG=... OUT=... PYTHON=..."
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or PYTHON=..."; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+run: setup
+	$(RUN)
+
+# One target per stage: runs it alone (its input stage must be committed already).
+read normalize: setup
+	$(RUN) --only $@
+
+stats: setup
+	$(CURATE) stats $(OUT)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow"
+
+bench: setup
+	$(BIN)/python bench/bench_io.py
+
+sample: setup
+	$(BIN)/python scripts/build_sample.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache bench/work
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

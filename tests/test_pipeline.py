@@ -1,0 +1,209 @@
+"""The runner's promises: accounting, atomic commit, resume, determinism, kill-and-resume."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.config import ConfigError
+from pipeline.runner import run_pipeline
+from pipeline.stage import Decisions, Stage, register
+from pipeline.stats import AccountingError
+from pipeline.work import StageError
+from tests.conftest import REPO, SAMPLE, make_config, tree_digest
+
+STAGES = [{"name": "read", "unit_bytes": 1 << 20, "part_rows": 400}, {"name": "normalize"}]
+
+
+def sample_config(out: Path, **top):
+    return make_config(out, [{"path": str(SAMPLE), "source": None}], STAGES, **top)
+
+
+def parquet_rows(directory: Path) -> int:
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in directory.glob("*.parquet"))
+
+
+def test_every_document_is_accounted_for(tmp_path):
+    cfg = sample_config(tmp_path / "out", executor="inline")
+    runs = run_pipeline(cfg)
+    for run in runs:
+        stats = json.loads((run.directory / "stats.json").read_text())
+        kept, rejected = parquet_rows(run.directory / "kept"), parquet_rows(run.directory / "rejected")
+        assert stats["in"] == stats["kept"] + sum(stats["rejected"].values())
+        assert (kept, rejected) == (stats["kept"], stats["rejected_total"])
+        manifest = json.loads((run.directory / "_SUCCESS").read_text())
+        assert manifest["kept"] == kept and all(len(f["sha256"]) == 64 for f in manifest["files"]["kept"])
+    # the read stage's input is every record of the sample; normalize's is read's kept output
+    assert runs[1].stats.docs_in == runs[0].stats.kept
+    assert runs[0].stats.docs_in > 2000
+
+
+def test_outputs_open_with_pandas_and_duckdb_in_stable_column_order(tmp_path):
+    runs = run_pipeline(sample_config(tmp_path / "out", executor="inline"))
+    kept = runs[-1].directory / "kept"
+    files = sorted(kept.glob("*.parquet"))
+    assert len(files) > 1  # unit_bytes/part_rows split the sample into several parts
+    schema = pq.read_schema(files[0])
+    assert schema.names[:6] == ["id", "text", "url", "source", "timestamp", "metadata"]
+    assert schema.names[-1] == "normalize_bytes_removed"
+    assert pq.ParquetFile(files[0]).metadata.row_group(0).num_rows <= 1024
+    pd = pytest.importorskip("pandas")
+    df = pd.concat(pd.read_parquet(f) for f in files)
+    assert len(df) == runs[-1].stats.kept
+    duckdb = pytest.importorskip("duckdb")
+    n = duckdb.sql(f"select count(*) from read_parquet('{kept}/*.parquet', union_by_name=true)").fetchall()[0][0]
+    assert n == runs[-1].stats.kept
+
+
+def test_rerun_skips_committed_stages_and_from_redoes_them(tmp_path):
+    cfg = sample_config(tmp_path / "out", executor="inline")
+    first = run_pipeline(cfg)
+    before = tree_digest(cfg.output and Path(cfg.output))
+    again = run_pipeline(cfg)
+    assert [r.skipped for r in first] == [False, False] and [r.skipped for r in again] == [True, True]
+    redo = run_pipeline(cfg, from_stage="normalize")
+    assert [r.skipped for r in redo] == [False]
+    assert tree_digest(Path(cfg.output)) == before
+
+
+def test_changed_config_redoes_the_stage_and_its_successors(tmp_path):
+    cfg = sample_config(tmp_path / "out", executor="inline")
+    run_pipeline(cfg)
+    cfg.stages[0].config.max_bytes = 20_000
+    runs = run_pipeline(cfg)
+    assert [r.skipped for r in runs] == [False, False]
+    assert runs[0].stats.rejected.get("too_long", 0) > 0
+
+
+def test_only_needs_a_committed_input_stage(tmp_path):
+    cfg = sample_config(tmp_path / "out", executor="inline")
+    with pytest.raises(ConfigError, match="not committed"):
+        run_pipeline(cfg, only="normalize")
+    run_pipeline(cfg, only="read")
+    assert [r.entry.name for r in run_pipeline(cfg, only="normalize")] == ["normalize"]
+
+
+def test_partial_stage_directory_is_cleaned_and_redone(tmp_path):
+    cfg = sample_config(tmp_path / "out", executor="inline")
+    run_pipeline(cfg)
+    reference = tree_digest(Path(cfg.output))
+    stage_dir = Path(cfg.output) / "01-normalize"
+    (stage_dir / "_SUCCESS").unlink()  # as if killed between the rename and the manifest
+    victim = sorted((stage_dir / "kept").glob("*.parquet"))[0]
+    victim.write_bytes(victim.read_bytes()[:100])
+    (Path(cfg.output) / ".01-normalize.tmp").mkdir()  # and a stale temp dir
+    runs = run_pipeline(cfg)
+    assert [r.skipped for r in runs] == [True, False]
+    assert tree_digest(Path(cfg.output)) == reference
+    assert not (Path(cfg.output) / ".01-normalize.tmp").exists()
+
+
+@dataclass
+class _DropConfig:
+    pass
+
+
+@register
+class _DropsRows(Stage):
+    """A broken stage: loses rows instead of rejecting them."""
+
+    name = "test_drops_rows"
+    Config = _DropConfig
+
+    def process(self, batch: pa.Table) -> Decisions:
+        half = batch.slice(0, batch.num_rows // 2)
+        return Decisions.keep_all(half)
+
+
+def test_a_stage_that_drops_rows_fails_loudly_and_commits_nothing(tmp_path):
+    cfg = make_config(tmp_path / "out", [str(SAMPLE / "wiki")],
+                      [{"name": "read"}, {"name": "test_drops_rows"}], executor="inline")
+    with pytest.raises(StageError, match="must reject rows, never drop them"):
+        run_pipeline(cfg)
+    assert not (tmp_path / "out/01-test_drops_rows/_SUCCESS").exists()
+
+
+def test_accounting_check_rejects_a_mismatch():
+    from pipeline.stats import StageStats
+
+    s = StageStats("x", docs_in=10, kept=7, rejected={"empty": 2})
+    with pytest.raises(AccountingError, match="10 documents in, but 7 kept"):
+        s.check()
+
+
+def test_same_output_with_one_and_two_ray_workers_and_inline(tmp_path, ray_executor):
+    digests = []
+    for workers in (1, 2):
+        cfg = sample_config(tmp_path / f"w{workers}", workers=workers)
+        run_pipeline(cfg, executor=ray_executor)
+        digests.append(tree_digest(Path(cfg.output)))
+    cfg = sample_config(tmp_path / "inline", executor="inline")
+    run_pipeline(cfg)
+    digests.append(tree_digest(Path(cfg.output)))
+    assert digests[0] == digests[1] == digests[2]
+    assert len(digests[0]) > 4
+
+
+def _session_pids(sid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid and fields[0] != "Z":
+                pids.append(int(entry))
+    return pids
+
+
+def _kill_session(proc: subprocess.Popen) -> None:
+    for pid in _session_pids(proc.pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
+    config = tmp_path / "c.yaml"
+    inputs = "\n".join(f"  - {SAMPLE / d}" for d in ["wiki", "manpages", "handbook", "books", "fortunes", "web"])
+    config.write_text(f"input:\n{inputs}\nworkers: 2\nstages:\n"
+                      "  - {name: read, unit_bytes: 300000, part_rows: 200}\n  - {name: normalize}\n")
+    cmd = [sys.executable, "-m", "pipeline.cli", "-q", "run", str(config), "--output"]
+    ref = tmp_path / "ref"
+    subprocess.run(cmd + [str(ref)], check=True, capture_output=True)
+    reference = tree_digest(ref)
+    out = tmp_path / "killed"
+    outcomes = []
+    for delay in (2.0, 4.5, 6.0, 7.5):
+        proc = subprocess.Popen(cmd + [str(out)], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        outcomes.append(proc.poll())
+        _kill_session(proc)
+        committed = sorted(p.parent.name for p in out.glob("*/_SUCCESS"))
+        # whatever is committed is whole: its files are those its manifest lists
+        for name in committed:
+            manifest = json.loads((out / name / "_SUCCESS").read_text())
+            listed = {f["path"] for files in manifest["files"].values() for f in files}
+            present = {str(p.relative_to(out / name)) for p in (out / name).glob("*/*.parquet")}
+            assert listed == present
+    subprocess.run(cmd + [str(out)], check=True, capture_output=True)
+    assert tree_digest(out) == reference
+    assert not list(out.glob(".*.tmp"))
+    for stats in out.glob("*/stats.json"):
+        s = json.loads(stats.read_text())
+        assert s["in"] == s["kept"] + s["rejected_total"]
