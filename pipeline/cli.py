@@ -29,9 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Turn raw text into clean, deduplicated training data, one committed stage at a time.",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    # -q is accepted after the command too; SUPPRESS keeps a sub-parser from resetting it
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="only warnings and errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    r = sub.add_parser("run", help="run the stages of a YAML config in order",
+    r = sub.add_parser("run", parents=[common], help="run the stages of a YAML config in order",
                        description="Run the stages of CONFIG in order, resuming from committed ones.")
     r.add_argument("config", help="YAML pipeline config, e.g. configs/default.yaml")
     r.add_argument("--output", help="output directory (default: the config's `output`)")
@@ -44,7 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, help="Ray workers per stage (default: one per CPU)")
     r.add_argument("--inline", action="store_true", help="run in this process without Ray (debugging)")
 
-    s = sub.add_parser("stage", help="run one stage alone on JSONL/Parquet/text input",
+    s = sub.add_parser("stage", parents=[common], help="run one stage alone on JSONL/Parquet/text input",
                        description="Run one stage on any input: it is read first (OUT/00-read), "
                                    "then the stage runs (OUT/01-NAME). For NAME=read, only the first.")
     s.add_argument("name", help="stage name (see `curate stages`)")
@@ -57,11 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=1234)
     s.add_argument("--inline", action="store_true", help="run in this process without Ray")
 
-    t = sub.add_parser("stats", help="per-stage table: documents in / kept / rejected, bytes, time")
+    t = sub.add_parser("stats", parents=[common], help="per-stage table: documents in / kept / rejected, bytes, time")
     t.add_argument("dir", help="a pipeline output directory, e.g. out/default")
     t.add_argument("--json", action="store_true", help="print the stats as JSON")
 
-    sub.add_parser("stages", help="list the stages and their options")
+    sub.add_parser("stages", parents=[common], help="list the stages and their options")
     return p
 
 
@@ -124,6 +128,7 @@ def _cmd_stages(args: argparse.Namespace) -> int:
 
     for name, cls in sorted(registry().items()):
         doc = (sys.modules[cls.__module__].__doc__ or "").strip().split("\n\n")[0]
+        doc = doc.removeprefix(f"{name}:").strip()
         print(f"{name}: {' '.join(doc.split())}")
         for f in dataclasses.fields(cls.Config):
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()

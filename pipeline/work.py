@@ -52,13 +52,7 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
     rej_w = PartWriter(out / "rejected", name, task.batch_size, task.part_rows)
     try:
         for decisions in _decisions(stage, task, stats):
-            reasons = decisions.reject
-            keep = pc.is_null(reasons)
-            kept = decisions.table.filter(keep)
-            drop = pc.invert(keep)
-            rejected = decisions.table.filter(drop)
-            rejected_reasons = reasons.filter(drop)
-            rejected = rejected.append_column(REJECT_REASON, rejected_reasons)
+            kept, rejected, rejected_reasons = _split(decisions)
             kept_w.write(kept)
             rej_w.write(rejected)
             stats.count_out(kept, rejected, rejected_reasons)
@@ -70,6 +64,19 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
         kept_files, rejected_files = kept_w.close(), rej_w.close()
     stats.worker_seconds = time.perf_counter() - t0
     return UnitResult(task.key, stats, kept_files, rejected_files)
+
+
+def _split(d: Decisions) -> tuple[pa.Table, pa.Table, pa.Array]:
+    """(kept rows, rejected rows with `reject_reason`, their reasons), in input order."""
+    reasons = d.reject
+    if reasons.null_count == len(reasons):  # the common case: no copies
+        empty = d.table.slice(0, 0)
+        return d.table, empty.append_column(REJECT_REASON, pa.array([], pa.string())), reasons.slice(0, 0)
+    keep = pc.is_null(reasons)
+    drop = pc.invert(keep)
+    rejected_reasons = reasons.filter(drop)
+    rejected = d.table.filter(drop).append_column(REJECT_REASON, rejected_reasons)
+    return d.table.filter(keep), rejected, rejected_reasons
 
 
 def _decisions(stage: Stage, task: UnitTask, stats: StageStats) -> Iterator[Decisions]:

@@ -176,6 +176,19 @@ def _kill_session(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
+def _kill_when(cmd: list[str], condition, timeout: float = 120.0) -> None:
+    """Starts `cmd`, SIGKILLs its whole session the moment `condition()` holds; asserts it did."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    try:
+        while not condition():
+            assert proc.poll() is None, "the run finished before the kill point was reached"
+            assert time.monotonic() < deadline, "kill point not reached in time"
+            time.sleep(0.005)
+    finally:
+        _kill_session(proc)
+
+
 @pytest.mark.slow
 def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
     config = tmp_path / "c.yaml"
@@ -186,20 +199,19 @@ def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
     ref = tmp_path / "ref"
     subprocess.run(cmd + [str(ref)], check=True, capture_output=True)
     reference = tree_digest(ref)
+
     out = tmp_path / "killed"
-    outcomes = []
-    for delay in (2.0, 4.5, 6.0, 7.5):
-        proc = subprocess.Popen(cmd + [str(out)], start_new_session=True,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        outcomes.append(proc.poll())
-        _kill_session(proc)
-        committed = sorted(p.parent.name for p in out.glob("*/_SUCCESS"))
-        # whatever is committed is whole: its files are those its manifest lists
-        for name in committed:
-            manifest = json.loads((out / name / "_SUCCESS").read_text())
+    kill_points = [
+        lambda: any((out / ".00-read.tmp/kept").glob("*.parquet")),        # mid read
+        lambda: any((out / ".01-normalize.tmp/kept").glob("*.parquet")),   # mid normalize
+        lambda: (out / "01-normalize").is_dir(),                           # renamed, manifest racing
+    ]
+    for condition in kill_points:
+        _kill_when(cmd + [str(out)], condition)
+        for manifest_path in out.glob("*/_SUCCESS"):  # whatever is committed is whole
+            manifest = json.loads(manifest_path.read_text())
             listed = {f["path"] for files in manifest["files"].values() for f in files}
-            present = {str(p.relative_to(out / name)) for p in (out / name).glob("*/*.parquet")}
+            present = {str(p.relative_to(manifest_path.parent)) for p in manifest_path.parent.glob("*/*.parquet")}
             assert listed == present
     subprocess.run(cmd + [str(out)], check=True, capture_output=True)
     assert tree_digest(out) == reference

@@ -1,0 +1,60 @@
+"""The `curate` console script as a user types it."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SAMPLE
+
+CURATE = str(Path(sys.executable).parent / "curate")
+
+
+def curate(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([CURATE, *args], capture_output=True, text=True)
+
+
+def test_help_explains_every_command():
+    r = curate("--help")
+    assert r.returncode == 0
+    for word in ("run", "stage", "stats", "stages", "RAY_ADDRESS", "_SUCCESS"):
+        assert word in r.stdout
+    r = curate("run", "--help")
+    for flag in ("--only", "--from", "--input", "--output"):
+        assert flag in r.stdout
+
+
+def test_stage_alone_on_jsonl_then_stats(tmp_path):
+    out = tmp_path / "o"
+    r = curate("stage", "normalize", "--input", str(SAMPLE / "web/cc-web.jsonl.gz"),
+               str(SAMPLE / "fortunes/files"), "--output", str(out), "--inline", "-q")
+    assert r.returncode == 0, r.stderr
+    assert (out / "00-read/_SUCCESS").is_file() and (out / "01-normalize/_SUCCESS").is_file()
+    r = curate("stats", str(out))
+    assert r.returncode == 0
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[:4] == ["stage", "in", "kept", "rejected"]
+    assert any(l.startswith("01-normalize") for l in lines)
+    data = json.loads(curate("stats", str(out), "--json").stdout)
+    assert data["00-read"]["in"] == data["00-read"]["kept"] + data["00-read"]["rejected_total"]
+    assert data["01-normalize"]["in"] == data["00-read"]["kept"]
+
+
+def test_stats_lists_rejection_reasons(tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_bytes(b'{"text": "fine"}\n{"text": ""}\n\xff\n')
+    out = tmp_path / "o"
+    assert curate("stage", "read", "--input", str(bad), "--output", str(out), "--inline", "-q").returncode == 0
+    r = curate("stats", str(out))
+    assert "empty" in r.stdout and "invalid_utf8" in r.stdout
+
+
+def test_stages_lists_options():
+    r = curate("stages")
+    assert "read:" in r.stdout and "max_bytes = 1000000" in r.stdout and "normalize:" in r.stdout
+
+
+def test_stats_on_missing_dir_is_a_clear_error(tmp_path):
+    r = curate("stats", str(tmp_path / "nothing"))
+    assert r.returncode == 2 and "no such output directory" in r.stderr
