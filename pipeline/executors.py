@@ -1,16 +1,19 @@
-"""Where units run: Ray actors (local Ray or the cluster in RAY_ADDRESS), or inline.
+"""Where work runs: Ray actors (local Ray or the cluster in RAY_ADDRESS), or inline.
 
 A stage's heavy state (models) is built once per worker: each Ray actor constructs the stage
-and calls `setup()` in its constructor, then runs many units. Units write their own files, so
-a retried unit (worker killed, Ray re-runs it) overwrites the same names with the same bytes.
+and calls `setup()` in its constructor, then serves many calls. A pool lives for one stage, so
+a global stage's phases (hash, shuffle, resolve, apply) all run on the same warm actors. Calls
+write their own files under deterministic names, so a call Ray retries after a worker died
+overwrites the same names with the same bytes.
 """
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, Iterator
 
-from pipeline.work import UnitResult, UnitTask, run_unit
+from pipeline.work import run_unit
 
 log = logging.getLogger("curate")
 
@@ -23,19 +26,35 @@ def build_stage(name: str, config: Any, seed: int):
     return stage
 
 
+def _call(stage, method: str, args: tuple) -> Any:
+    if method == "run_unit":
+        return run_unit(stage, *args)
+    return getattr(stage, method)(*args)
+
+
+class InlinePool:
+    def __init__(self, stage) -> None:
+        self.stage = stage
+
+    def imap_unordered(self, method: str, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
+        for i, args in enumerate(calls):
+            yield i, _call(self.stage, method, args)
+
+    def map(self, method: str, calls: list[tuple]) -> list[Any]:
+        return [r for _, r in self.imap_unordered(method, calls)]
+
+
 class InlineExecutor:
-    """Runs every unit in this process, in order: for debugging and tiny inputs."""
+    """Runs everything in this process, in order: for debugging and tiny inputs."""
 
     name = "inline"
 
     def workers_for(self, resources, requested: int | None, units: int) -> int:
         return 1
 
-    def map(self, stage_name: str, config: Any, seed: int, tasks: list[UnitTask],
-            workers: int, resources) -> Iterator[UnitResult]:
-        stage = build_stage(stage_name, config, seed)
-        for task in tasks:
-            yield run_unit(stage, task)
+    @contextmanager
+    def pool(self, stage_name: str, config: Any, seed: int, workers: int, resources) -> Iterator[InlinePool]:
+        yield InlinePool(build_stage(stage_name, config, seed))
 
     def shutdown(self) -> None:
         pass
@@ -46,12 +65,38 @@ class _StageWorker:
         logging.basicConfig(level=logging.WARNING)
         self.stage = build_stage(stage_name, config, seed)
 
-    def run(self, task: UnitTask) -> UnitResult:
-        return run_unit(self.stage, task)
+    def call(self, method: str, args: tuple) -> Any:
+        return _call(self.stage, method, args)
+
+
+class RayPool:
+    def __init__(self, ray, actors: list) -> None:
+        self.ray, self.actors = ray, actors
+
+    def imap_unordered(self, method: str, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
+        """(index, result) as calls finish; at most one call in flight per actor."""
+        pending: dict = {}
+        idle = list(self.actors)
+        queue = list(enumerate(calls))[::-1]
+        while queue or pending:
+            while idle and queue:
+                i, args = queue.pop()
+                actor = idle.pop()
+                pending[actor.call.remote(method, args)] = (i, actor)
+            done, _ = self.ray.wait(list(pending), num_returns=1)
+            i, actor = pending.pop(done[0])
+            idle.append(actor)
+            yield i, self.ray.get(done[0])
+
+    def map(self, method: str, calls: list[tuple]) -> list[Any]:
+        out: list[Any] = [None] * len(calls)
+        for i, r in self.imap_unordered(method, calls):
+            out[i] = r
+        return out
 
 
 class RayExecutor:
-    """A pool of stage actors per stage; connects to RAY_ADDRESS when set, else starts local Ray."""
+    """Actor pools per stage; connects to RAY_ADDRESS when set, else starts local Ray."""
 
     name = "ray"
 
@@ -66,34 +111,29 @@ class RayExecutor:
                 # Local runs need no auth token file; a cluster keeps whatever it is set up with.
                 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
             ray.init(address=address or None, num_cpus=None if address else num_cpus,
-                     include_dashboard=False, logging_level=logging.WARNING,
-                     log_to_driver=True)
+                     include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
             self._started_here = True
             log.info("ray: %s", "cluster at " + address if address else "local instance")
 
     def workers_for(self, resources, requested: int | None, units: int) -> int:
         if requested is None:
-            cpus = self.ray.cluster_resources().get("CPU", 1)
-            requested = max(1, int(cpus // max(resources.num_cpus, 1e-9)))
+            total = self.ray.cluster_resources()
+            requested = max(1, int(total.get("CPU", 1) // max(resources.num_cpus, 1e-9)))
             if resources.num_gpus:
-                gpus = self.ray.cluster_resources().get("GPU", 0)
-                requested = min(requested, max(1, int(gpus // resources.num_gpus)))
+                requested = min(requested, max(1, int(total.get("GPU", 0) // resources.num_gpus)))
         return max(1, min(requested, units))
 
-    def map(self, stage_name: str, config: Any, seed: int, tasks: list[UnitTask],
-            workers: int, resources) -> Iterator[UnitResult]:
-        from ray.util import ActorPool
-
+    @contextmanager
+    def pool(self, stage_name: str, config: Any, seed: int, workers: int, resources) -> Iterator[RayPool]:
         options: dict = {"num_cpus": resources.num_cpus, "num_gpus": resources.num_gpus,
-                         # a killed worker process is restarted and its unit re-run
+                         # a killed worker process is restarted and its call re-run
                          "max_restarts": 3, "max_task_retries": 3}
         if resources.memory_gb:
             options["memory"] = int(resources.memory_gb * (1 << 30))
         actor_cls = self.ray.remote(_StageWorker).options(**options)
         actors = [actor_cls.remote(stage_name, config, seed) for _ in range(workers)]
         try:
-            pool = ActorPool(actors)
-            yield from pool.map_unordered(lambda a, t: a.run.remote(t), tasks)
+            yield RayPool(self.ray, actors)
         finally:
             for a in actors:
                 self.ray.kill(a)

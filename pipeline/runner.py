@@ -12,6 +12,7 @@ next run cleans and redoes; unit outputs are named by their input, so the result
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ from pipeline.config import ConfigError, PipelineConfig, StageEntry, to_dict
 from pipeline.manifest import (SUCCESS, canonical, config_hash, library_versions, read_success,
                                sha256_bytes, success_hash, write_success)
 from pipeline.readers import expand_inputs
-from pipeline.stage import SourceStage, stage_class
+from pipeline.stage import GlobalContext, GlobalStage, SourceStage, stage_class
 from pipeline.stats import AccountingError, StageStats, read_stats
 from pipeline.work import UnitTask
 
@@ -145,14 +146,19 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     files: dict[str, list] = {"kept": [], "rejected": []}
     t0 = time.perf_counter()
     log.info("[%s] %d units on %d %s worker(s)", directory.name, len(tasks), workers, executor.name)
-    with tqdm(total=len(tasks), desc=directory.name, unit="part", disable=None, leave=False) as bar:
-        results = executor.map(entry.name, entry.config, cfg.seed, tasks, workers, cls.resources) if tasks else []
-        for result in results:
-            stats.merge(result.stats)
-            files["kept"].extend(result.kept_files)
-            files["rejected"].extend(result.rejected_files)
-            bar.update(1)
-            bar.set_postfix(docs=f"{stats.docs_in:,}", kept=f"{stats.kept:,}")
+    extra: dict = {}
+    with executor.pool(entry.name, entry.config, cfg.seed, workers, cls.resources) as pool:
+        if isinstance(stage, GlobalStage) and tasks:
+            extra = _analyze(stage, tasks, tmp, workers, pool, directory.name)
+        with tqdm(total=len(tasks), desc=directory.name, unit="part", disable=None, leave=False) as bar:
+            for _, result in pool.imap_unordered("run_unit", [(t,) for t in tasks]):
+                stats.merge(result.stats)
+                files["kept"].extend(result.kept_files)
+                files["rejected"].extend(result.rejected_files)
+                bar.update(1)
+                bar.set_postfix(docs=f"{stats.docs_in:,}", kept=f"{stats.kept:,}")
+    stats.extra = extra
+    shutil.rmtree(tmp / "_work", ignore_errors=True)
     stats.seconds = time.perf_counter() - t0
     stats.check()
     for kind in files:
@@ -176,6 +182,24 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
              f"{stats.docs_in:,}", f"{stats.kept:,}", f"{stats.rejected_total:,}",
              dict(sorted(stats.rejected.items())), stats.seconds, f"{rate:,.0f}")
     return StageRun(index, entry, directory, stats, skipped=False)
+
+
+def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: int, pool: Any,
+             label: str) -> dict:
+    """Runs a global stage's distributed analysis; its decisions land in tmp/_work."""
+    import pyarrow.parquet as pq
+
+    work = tmp / "_work"
+    work.mkdir()
+    parts = [t.source for t in tasks]
+    ctx = GlobalContext(parts=parts, part_rows=[pq.ParquetFile(p).metadata.num_rows for p in parts],
+                        work=str(work), buckets=max(4, 2 * workers), pool=pool)
+    t0 = time.perf_counter()
+    stage.analyze(ctx)
+    log.info("[%s] analysis done in %.1f s %s", label, time.perf_counter() - t0, ctx.extra_stats or "")
+    for i, t in enumerate(tasks):
+        tasks[i] = dataclasses.replace(t, part_index=i, decisions=str(work))
+    return dict(ctx.extra_stats)
 
 
 def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Path) -> list[UnitTask]:

@@ -43,3 +43,14 @@ def conform(table: pa.Table) -> pa.Table:
             columns.append(table.column(name))
             fields.append(table.schema.field(name))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def set_column(table: pa.Table, name: str, values) -> pa.Table:
+    """`table` with column `name` replaced in place, or appended if it is new.
+
+    A later stage that writes a column an earlier one wrote (`duplicate_of` after two dedup
+    stages) replaces it: the column then says what the latest stage decided.
+    """
+    if name in table.column_names:
+        return table.set_column(table.column_names.index(name), name, values)
+    return table.append_column(name, values)

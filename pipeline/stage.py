@@ -5,11 +5,13 @@ added, or text rewritten) and, per row, a reject reason or null for "keep". It k
 Ray, files or statistics: `pipeline.runner` plans the work, writes kept and rejected parts, counts
 and checks that every document is accounted for.
 
-Two kinds:
+Three kinds:
 - `Stage.process(batch)`: embarrassingly parallel, row-local decisions (filters, annotators).
 - `SourceStage.read(unit)`: makes documents from external files (the `read` stage).
-Stages that need global state (dedup) override `Stage.prepare` to compute it over all input
-parts before `process` runs; the executor gives them the means to map over parts.
+- `GlobalStage.analyze(ctx)`: decisions that need every document (dedup). It runs on the driver
+  and orchestrates distributed phases through `ctx.map`, which calls the stage's own methods on
+  the worker pool; phases exchange bucketed files (`pipeline.shuffle`), so no process holds all
+  keys. It ends by writing per-part decisions, which the runner applies like any other stage.
 """
 from __future__ import annotations
 
@@ -102,6 +104,40 @@ class SourceStage(Stage):
 
     def read(self, unit: Any, batch_size: int) -> Iterator[Decisions]:
         raise NotImplementedError
+
+
+@dataclass
+class GlobalContext:
+    """What a global stage's `analyze` gets: the upstream parts, a scratch directory, a pool."""
+
+    parts: list[str]       # upstream kept parts; the index is the part number in gids
+    part_rows: list[int]
+    work: str              # scratch directory, removed when the stage commits
+    buckets: int           # shuffle width
+    pool: Any              # .map(method, [args, ...]) -> results in order, run on the workers
+    extra_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def map(self, method: str, calls: list[tuple]) -> list[Any]:
+        return self.pool.map(method, calls)
+
+    @property
+    def decisions(self) -> str:
+        """Where `analyze` leaves decisions: shuffle step "decisions", bucket = part number, with
+        columns `_row` (int64), `reject_reason` (string) and the stage's `decision_columns`."""
+        return self.work
+
+
+class GlobalStage(Stage):
+    """A stage whose decisions depend on all documents (deduplication)."""
+
+    # Columns decisions may set, with their type and the value rows without a decision get.
+    decision_columns: ClassVar[dict[str, tuple[pa.DataType, Any]]] = {}
+
+    def analyze(self, ctx: GlobalContext) -> None:
+        raise NotImplementedError
+
+    def process(self, batch: pa.Table) -> Decisions:  # pragma: no cover - the runner applies decisions
+        raise TypeError(f"{self.name} is a global stage: the runner applies its decisions")
 
 
 _REGISTRY: dict[str, type[Stage]] = {}

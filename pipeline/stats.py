@@ -30,6 +30,7 @@ class StageStats:
     workers: int = 0
     seconds: float = 0.0         # wall clock of the stage, driver side
     worker_seconds: float = 0.0  # summed time inside workers (CPU-ish cost)
+    extra: dict = field(default_factory=dict)  # stage-specific figures (dedup: pairs, components)
 
     def count_in(self, table: pa.Table) -> None:
         self.docs_in += table.num_rows
@@ -80,7 +81,7 @@ class StageStats:
             stage=d["stage"], docs_in=d["in"], kept=d["kept"], rejected=dict(d["rejected"]),
             bytes_in=d["bytes_in"], bytes_kept=d["bytes_kept"], bytes_rejected=d["bytes_rejected"],
             units=d.get("units", 0), workers=d.get("workers", 0), seconds=d.get("seconds", 0.0),
-            worker_seconds=d.get("worker_seconds", 0.0),
+            worker_seconds=d.get("worker_seconds", 0.0), extra=d.get("extra", {}),
         )
 
     def write(self, path: Path) -> None:

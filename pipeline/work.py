@@ -8,12 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipeline.parts import PartWriter, iter_batches
-from pipeline.schema import REJECT_REASON, conform
-from pipeline.stage import Decisions, SourceStage, Stage
+from pipeline.schema import REJECT_REASON, conform, set_column
+from pipeline.shuffle import read_bucket
+from pipeline.stage import Decisions, GlobalStage, SourceStage, Stage
 from pipeline.stats import StageStats
 
 
@@ -28,6 +31,8 @@ class UnitTask:
     out_dir: str         # the stage's (temporary) directory
     batch_size: int
     part_rows: int | None = None
+    part_index: int | None = None    # global stages: the part number in gids
+    decisions: str | None = None     # global stages: where `analyze` left the decisions
 
 
 @dataclass
@@ -85,10 +90,11 @@ def _decisions(stage: Stage, task: UnitTask, stats: StageStats) -> Iterator[Deci
             stats.count_in(d.table)
             yield Decisions(conform(d.table), d.reject)
         return
+    apply = _decision_applier(stage, task) if isinstance(stage, GlobalStage) else None
     offset = 0
     for batch in iter_batches(task.source, task.batch_size):
         stats.count_in(batch)
-        d = stage.process(batch)
+        d = apply(batch, offset) if apply else stage.process(batch)
         if d.table.num_rows != batch.num_rows:
             raise StageError(
                 f"stage {stage.name!r} returned {d.table.num_rows} rows for a batch of "
@@ -97,6 +103,32 @@ def _decisions(stage: Stage, task: UnitTask, stats: StageStats) -> Iterator[Deci
             )
         offset += batch.num_rows
         yield Decisions(conform(d.table), d.reject)
+
+
+def _decision_applier(stage: GlobalStage, task: UnitTask):
+    """Spreads a global stage's decisions for this part (sparse, by row) over its batches."""
+    columns = stage.decision_columns
+    schema = pa.schema([("_row", pa.int64()), (REJECT_REASON, pa.string()),
+                        *[(name, typ) for name, (typ, _) in columns.items()]])
+    table = read_bucket(task.decisions, "decisions", task.part_index, schema)
+    rows = table.column("_row").to_numpy()
+    if len(np.unique(rows)) != len(rows):
+        raise StageError(f"stage {stage.name!r}: more than one decision for a row of {_describe(task)}")
+    n = pq.ParquetFile(task.source).metadata.num_rows
+    full: dict[str, np.ndarray] = {}
+    for name, default in [(REJECT_REASON, None), *[(c, d) for c, (_, d) in columns.items()]]:
+        arr = np.full(n, default, dtype=object)
+        arr[rows] = table.column(name).to_numpy(zero_copy_only=False)
+        full[name] = arr
+
+    def apply(batch: pa.Table, offset: int) -> Decisions:
+        end = offset + batch.num_rows
+        out = batch
+        for name, (typ, _) in columns.items():
+            out = set_column(out, name, pa.array(full[name][offset:end], typ))
+        return Decisions(out, pa.array(full[REJECT_REASON][offset:end], pa.string()))
+
+    return apply
 
 
 def _describe(task: UnitTask) -> str:

@@ -238,7 +238,7 @@ def books(data: Path, out: Path) -> None:
             if (size >= target or not p) and chunk:
                 rows["id"].append(f"gutenberg/{key}/{k:04d}")
                 rows["text"].append("\n\n".join(chunk))
-                rows["url"].append(f"https://www.gutenberg.org/ebooks/{key}#chunk{k}")
+                rows["url"].append(f"https://www.gutenberg.org/ebooks/{key}/chunk-{k:04d}")
                 rows["timestamp"].append("1999-01-01T00:00:00Z")
                 chunk, size, k, target = [], 0, k + 1, rng.randint(2500, 5000)
     (out / "books").mkdir(parents=True, exist_ok=True)

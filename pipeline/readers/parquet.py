@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.readers import FIELD_CANDIDATES, FileRef, ReadOptions, RowBuffer, describe_error, register_reader
-from pipeline.schema import BASE_SCHEMA, REJECT_REASON, conform
+from pipeline.schema import REJECT_REASON, conform, set_column
 from pipeline.stage import first_reason
 
 
@@ -63,27 +63,21 @@ def _to_documents(table: pa.Table, ref: FileRef, opts: ReadOptions, start: int) 
     fallback = pa.array([f"{ref.rel}#{i}" for i in range(start, start + n)], pa.string())
     ids = table.column("id").cast(pa.string()) if "id" in table.column_names else fallback
     ids = pc.coalesce(ids, fallback)
-    table = _set(table, "id", ids)
+    table = set_column(table, "id", ids)
     source = ref.source or None
     src = pa.array([source or ref.rel] * n, pa.string())
     if "source" in table.column_names and source is None:
         src = pc.coalesce(table.column("source").cast(pa.string()), src)
-    table = _set(table, "source", src)
+    table = set_column(table, "source", src)
     if "metadata" in table.column_names and not pa.types.is_string(table.column("metadata").type):
         meta = [None if v is None else orjson.dumps(v, option=orjson.OPT_SORT_KEYS).decode()
                 for v in table.column("metadata").to_pylist()]
-        table = _set(table, "metadata", pa.array(meta, pa.string()))
+        table = set_column(table, "metadata", pa.array(meta, pa.string()))
     missing = pc.is_null(table.column("text"))
     reasons = first_reason([(missing, "missing_text")], n, prior=reasons)
-    table = _set(table, "text", pc.fill_null(table.column("text"), ""))
+    table = set_column(table, "text", pc.fill_null(table.column("text"), ""))
     table = conform(table)
     return table.append_column(REJECT_REASON, reasons)
-
-
-def _set(table: pa.Table, name: str, values) -> pa.Table:
-    if name in table.column_names:
-        return table.set_column(table.column_names.index(name), name, values)
-    return table.append_column(name, values)
 
 
 def _text_as_string(col: pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:

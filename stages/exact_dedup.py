@@ -1,0 +1,40 @@
+"""exact_dedup: one document per normalised text (NFKC, lower case, whitespace collapsed).
+
+Keys are xxh3-128 hashes, hash-partitioned on Ray; the smallest `id` of each group is kept and
+the others are rejected as `exact_duplicate` with `duplicate_of` = the kept id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.stage import register
+from stages.keyed_dedup import KeyedDedup
+
+
+def normalize_for_dedup(text: pa.Array) -> pa.Array:
+    text = pc.utf8_normalize(text, "NFKC")
+    text = pc.utf8_lower(text)
+    text = pc.replace_substring_regex(text, r"\s+", " ")
+    return pc.utf8_trim_whitespace(text)
+
+
+@dataclass
+class ExactDedupConfig:
+    # Compare normalised text (NFKC, lower case, collapsed whitespace); false: the raw bytes.
+    normalize: bool = True
+
+
+@register
+class ExactDedup(KeyedDedup):
+    name = "exact_dedup"
+    Config = ExactDedupConfig
+    reason = "exact_duplicate"
+    columns = ["text"]
+    prefer = [("id", "ascending")]
+
+    def keys(self, table: pa.Table) -> pa.Array:
+        text = table.column("text")
+        return normalize_for_dedup(text) if self.config.normalize else text

@@ -1,0 +1,98 @@
+"""Keep one document per key: the machinery shared by `exact_dedup` and `url_dedup`.
+
+Phase 1 (per upstream part): each document's 128-bit key, bucketed by key to the shuffle.
+Phase 2 (per bucket): sort by key then by the stage's preference; the first of each key is
+kept, the others are rejected with `duplicate_of` = the kept id. Decisions go to the part
+they came from. No process ever holds more than one part or one bucket.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import xxhash
+
+from pipeline.schema import REJECT_REASON
+from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids,
+                              read_bucket, sort_table, write_buckets)
+from pipeline.stage import GlobalContext, GlobalStage
+
+KEYS_SCHEMA = pa.schema([("key_hi", pa.uint64()), ("key_lo", pa.uint64()), ("gid", pa.uint64()),
+                         ("id", pa.string()), ("length", pa.int64())])
+
+
+def hash128(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(high, low, valid) xxh3-128 of each non-null string, hashed straight from Arrow's buffer."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    values = values.cast(pa.large_string()) if values.type == pa.string() else values
+    n = len(values)
+    hi, lo = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
+    valid = np.ones(n, bool) if values.null_count == 0 else values.is_valid().to_numpy(zero_copy_only=False)
+    _, offsets_buf, data_buf = values.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64)[values.offset: values.offset + n + 1]
+    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
+    digest = xxhash.xxh3_128_intdigest
+    for i in range(n):
+        if valid[i]:
+            h = digest(data[offsets[i]:offsets[i + 1]])
+            hi[i], lo[i] = h >> 64, h & 0xFFFFFFFFFFFFFFFF
+    return hi, lo, valid
+
+
+class KeyedDedup(GlobalStage):
+    reason: ClassVar[str]
+    columns: ClassVar[list[str]]                    # the input columns `keys` needs
+    prefer: ClassVar[list[tuple[str, str]]]         # sort order within a key: first is kept
+    decision_columns = {"duplicate_of": (pa.string(), None)}
+
+    def keys(self, table: pa.Table) -> pa.Array:
+        """The value to deduplicate on, per row (null: the row takes no part and is kept)."""
+        raise NotImplementedError
+
+    def analyze(self, ctx: GlobalContext) -> None:
+        keyed = ctx.map("emit_keys", [(i, p, ctx.work, ctx.buckets) for i, p in enumerate(ctx.parts)])
+        resolved = ctx.map("resolve_keys", [(b, ctx.work) for b in range(ctx.buckets)])
+        ctx.extra_stats.update({
+            "keyed_documents": int(sum(keyed)),
+            "duplicate_groups": int(sum(r[0] for r in resolved)),
+            "duplicates": int(sum(r[1] for r in resolved)),
+        })
+
+    def emit_keys(self, part: int, path: str, work: str, buckets: int) -> int:
+        pieces, start = [], 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=sorted({"id", "text", *self.columns})):
+            table = pa.Table.from_batches([batch])
+            hi, lo, valid = hash128(self.keys(table))
+            gids = make_gids(part, start, table.num_rows)
+            start += table.num_rows
+            length = pa.compute.binary_length(table.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
+            idx = np.flatnonzero(valid)
+            pieces.append(pa.table({"key_hi": hi[idx], "key_lo": lo[idx], "gid": gids[idx],
+                                    "id": table.column("id").take(pa.array(idx)),
+                                    "length": length[idx]}, schema=KEYS_SCHEMA))
+        keys = pa.concat_tables(pieces) if pieces else KEYS_SCHEMA.empty_table()
+        write_buckets(keys, bucket_of(column_u64(keys, "key_hi"), buckets), work, "keys", part)
+        return keys.num_rows
+
+    def resolve_keys(self, bucket: int, work: str) -> tuple[int, int]:
+        t = read_bucket(work, "keys", bucket, KEYS_SCHEMA)
+        if t.num_rows == 0:
+            return 0, 0
+        t = sort_table(t, [("key_hi", "ascending"), ("key_lo", "ascending"), *self.prefer,
+                           ("gid", "ascending")])
+        hi, lo = column_u64(t, "key_hi"), column_u64(t, "key_lo")
+        change = np.ones(len(hi), bool)
+        change[1:] = (hi[1:] != hi[:-1]) | (lo[1:] != lo[:-1])
+        starts, ends = group_bounds(np.cumsum(change))
+        keeper = np.repeat(starts, ends - starts)
+        losers = np.flatnonzero(~change)
+        ids = t.column("id").to_numpy(zero_copy_only=False)
+        gids = column_u64(t, "gid")[losers]
+        decisions = pa.table({
+            "_row": gid_row(gids), REJECT_REASON: pa.array([self.reason] * len(losers), pa.string()),
+            "duplicate_of": pa.array(ids[keeper[losers]], pa.string()),
+        })
+        write_buckets(decisions, gid_part(gids), work, "decisions", bucket)
+        return int(np.sum(ends - starts > 1)), len(losers)

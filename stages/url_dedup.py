@@ -1,0 +1,61 @@
+"""url_dedup: one document per normalised URL, the one with the longest text (ties: smallest id).
+
+Normalisation: scheme and host lower-case, default port dropped, fragment dropped, tracking
+parameters (utm_*, fbclid, gclid, …) removed, the rest sorted, trailing slash removed.
+Documents without a URL pass through. Rejected: `url_duplicate`, `duplicate_of` = kept id.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pyarrow as pa
+
+from pipeline.stage import register
+from stages.keyed_dedup import KeyedDedup
+
+TRACKING = ["utm_*", "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid",
+            "yclid", "igshid", "_hsenc", "_hsmi", "mkt_tok"]
+DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+
+
+def normalize_url(url: str | None, tracking: tuple[str, ...] = tuple(TRACKING)) -> str | None:
+    """The canonical form of `url`, or None if it is not an absolute URL."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme, host = parts.scheme.lower(), (parts.hostname or "").lower().rstrip(".")
+    if not scheme or not host:
+        return None
+    netloc = host if port is None or DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
+    if parts.username:
+        netloc = f"{parts.username}@{netloc}"
+    prefixes = tuple(t[:-1] for t in tracking if t.endswith("*"))
+    exact = {t for t in tracking if not t.endswith("*")}
+    query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                   if k not in exact and not k.startswith(prefixes))
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+@dataclass
+class UrlDedupConfig:
+    # Query parameters that never change the page; a trailing * matches a prefix.
+    tracking_params: list[str] = field(default_factory=lambda: list(TRACKING))
+
+
+@register
+class UrlDedup(KeyedDedup):
+    name = "url_dedup"
+    Config = UrlDedupConfig
+    reason = "url_duplicate"
+    columns = ["url", "text"]
+    prefer = [("length", "descending"), ("id", "ascending")]
+
+    def keys(self, table: pa.Table) -> pa.Array:
+        tracking = tuple(self.config.tracking_params)
+        return pa.array([normalize_url(u, tracking) for u in table.column("url").to_pylist()], pa.string())
