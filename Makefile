@@ -7,14 +7,16 @@ BIN     = $(VENV)/bin
 CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
+# make targets of the stages: `make url-dedup` runs stage url_dedup
+STAGE_TARGETS = read normalize url-dedup exact-dedup minhash-dedup
 
-.PHONY: help setup run test test-fast bench stats clean sample read normalize
+.PHONY: help setup run test test-fast bench bench-dedup stats clean sample $(STAGE_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
 	@echo "make test       set up, then run the test suite (slow tests included)"
 	@echo "make test-fast  the test suite without tests marked slow"
-	@echo "make <stage>    one stage of $(CONFIG): read normalize"
+	@echo "make <stage>    one stage of $(CONFIG): $(STAGE_TARGETS)"
 	@echo "make stats      per-stage table of $(OUT)"
 	@echo "make bench      read->write throughput vs plain pyarrow (needs ../shared/data)"
 	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
@@ -33,8 +35,8 @@ run: setup
 	$(RUN)
 
 # One target per stage: runs it alone (its input stage must be committed already).
-read normalize: setup
-	$(RUN) --only $@
+$(STAGE_TARGETS): setup
+	$(RUN) --only $(subst -,_,$@)
 
 stats: setup
 	$(CURATE) stats $(OUT)
@@ -47,6 +49,8 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python bench/bench_io.py
+	$(BIN)/python bench/bench_dedup.py
+	$(BIN)/python bench/dedup_quality.py
 
 sample: setup
 	$(BIN)/python scripts/build_sample.py

@@ -96,6 +96,7 @@ def evaluate(docs: list[dict], comp: dict[str, str]) -> dict:
     cfg = MinhashConfig()
     sets = shingle_sets([d["text"] for d in docs], cfg.ngram)
     bins: dict[float, list[int]] = defaultdict(lambda: [0, 0])
+    pairs: list[tuple[float, bool]] = []
     ids = [d["id"] for d in docs]
     for i in range(len(docs)):
         for j in range(i + 1, len(docs)):
@@ -107,8 +108,9 @@ def evaluate(docs: list[dict], comp: dict[str, str]) -> dict:
             merged = ids[i] in comp and comp.get(ids[i]) == comp.get(ids[j])
             bins[key][0] += 1
             bins[key][1] += int(merged)
+            pairs.append((jac, merged))
     merged_total = sum(m for _, m in bins.values())
-    return {"bins": {k: bins[k] for k in sorted(bins)}, "bands": cfg.bands, "rows": cfg.rows, "threshold": cfg.lsh_threshold,
+    return {"bins": {k: bins[k] for k in sorted(bins)}, "pairs": pairs, "bands": cfg.bands, "rows": cfg.rows, "threshold": cfg.lsh_threshold,
             "recall_above_0.8": _ratio(bins, 0.8), "false_merges_below_0.5": sum(bins[k][1] for k in bins if k < 0.5),
             "precision": sum(bins[k][1] for k in bins if k >= 0.6) / max(merged_total, 1)}
 

@@ -123,4 +123,11 @@ def format_table(stats: list[tuple[str, StageStats]]) -> str:
         out.append("rejected by reason:")
         for name, reason, n, total in reason_lines:
             out.append(f"  {name:<{widths[0]}}  {reason:<22} {n:>10,}  ({100 * n / max(total, 1):.1f} %)")
+    details = [(name, s.extra) for name, s in stats if s.extra]
+    if details:
+        out.append("")
+        out.append("stage details:")
+        for name, extra in details:
+            out.append(f"  {name:<{widths[0]}}  " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                                          for k, v in extra.items()))
     return "\n".join(out)

@@ -19,7 +19,8 @@ TRACKING = ["utm_*", "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 
 
-def normalize_url(url: str | None, tracking: tuple[str, ...] = tuple(TRACKING)) -> str | None:
+def normalize_url(url: str | None, tracking: tuple[str, ...] = tuple(TRACKING),
+                  keep_fragment: bool = False) -> str | None:
     """The canonical form of `url`, or None if it is not an absolute URL."""
     if not url:
         return None
@@ -39,13 +40,16 @@ def normalize_url(url: str | None, tracking: tuple[str, ...] = tuple(TRACKING)) 
     query = sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
                    if k not in exact and not k.startswith(prefixes))
     path = parts.path.rstrip("/") or "/"
-    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+    return urlunsplit((scheme, netloc, path, urlencode(query), parts.fragment if keep_fragment else ""))
 
 
 @dataclass
 class UrlDedupConfig:
     # Query parameters that never change the page; a trailing * matches a prefix.
     tracking_params: list[str] = field(default_factory=lambda: list(TRACKING))
+    # A server never sees the fragment, so two URLs differing only there fetched the same page.
+    # Keep it only for corpora that name chunks of one page by fragment (`…#part-3`).
+    keep_fragment: bool = False
 
 
 @register
@@ -58,4 +62,5 @@ class UrlDedup(KeyedDedup):
 
     def keys(self, table: pa.Table) -> pa.Array:
         tracking = tuple(self.config.tracking_params)
-        return pa.array([normalize_url(u, tracking) for u in table.column("url").to_pylist()], pa.string())
+        keep = self.config.keep_fragment
+        return pa.array([normalize_url(u, tracking, keep) for u in table.column("url").to_pylist()], pa.string())
