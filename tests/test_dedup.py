@@ -14,7 +14,7 @@ import pytest
 from pipeline.runner import run_pipeline
 from stages.minhash_dedup import MinhashConfig, MinhashDedup, shingles, signatures, words
 from stages.url_dedup import normalize_url
-from tests.conftest import SAMPLE, make_config, needs_shared
+from tests.conftest import SAMPLE, make_config, needs_shared, tree_digest
 
 
 def rows(stage_dir: Path, kind: str, columns=("id", "duplicate_of")) -> list[dict]:
@@ -161,13 +161,15 @@ def _sample_subset(tmp_path: Path, shuffle: bool) -> Path:
 
 def test_same_dedup_result_with_1_and_2_workers_and_shuffled_input(tmp_path, ray_executor):
     stages = [{"name": "read", "unit_bytes": 200_000}, {"name": "exact_dedup"}, {"name": "minhash_dedup"}]
-    results = []
+    results, digests = [], []
     for label, shuffle, workers in (("w1", False, 1), ("w2", False, 2), ("shuf", True, 2)):
         (tmp_path / f"in-{label}").mkdir()
         cfg = make_config(tmp_path / label, [str(_sample_subset(tmp_path / f"in-{label}", shuffle))],
                           stages, workers=workers)
         runs = run_pipeline(cfg, executor=ray_executor)
         results.append(decisions(runs[-1].directory))
+        digests.append(tree_digest(tmp_path / label))
         assert len(list((runs[-1].directory / "kept").glob("*.parquet"))) > 1
     assert results[0] == results[1] == results[2]
+    assert digests[0] == digests[1]  # byte-identical files for 1 and 2 workers
     assert sum(v is not None for v in results[0].values()) >= 10
