@@ -118,7 +118,13 @@ class GlobalContext:
     extra_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def map(self, method: str, calls: list[tuple]) -> list[Any]:
-        return self.pool.map(method, calls)
+        import time
+
+        t0 = time.perf_counter()
+        out = self.pool.map(method, calls)
+        seconds = self.extra_stats.setdefault("phase_seconds", {})
+        seconds[method] = round(seconds.get(method, 0.0) + time.perf_counter() - t0, 3)
+        return out
 
     @property
     def decisions(self) -> str:
