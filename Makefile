@@ -8,7 +8,7 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize url-dedup exact-dedup minhash-dedup
+STAGE_TARGETS = read normalize url-dedup exact-dedup minhash-dedup mix
 
 .PHONY: help setup run test test-fast bench bench-dedup stats clean sample $(STAGE_TARGETS)
 
@@ -17,7 +17,7 @@ help:
 	@echo "make test       set up, then run the test suite (slow tests included)"
 	@echo "make test-fast  the test suite without tests marked slow"
 	@echo "make <stage>    one stage of $(CONFIG): $(STAGE_TARGETS)"
-	@echo "make stats      per-stage table of $(OUT)"
+	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
 	@echo "make bench      read->write throughput vs plain pyarrow (needs ../shared/data)"
 	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
 	@echo "make clean      remove $(OUT) and caches (keeps $(VENV))"
@@ -33,13 +33,14 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(RUN)
+	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
 # One target per stage: runs it alone (its input stage must be committed already).
 $(STAGE_TARGETS): setup
 	$(RUN) --only $(subst -,_,$@)
 
 stats: setup
-	$(CURATE) stats $(OUT)
+	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -63,7 +63,9 @@ def _parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("stats", parents=[common], help="per-stage table: documents in / kept / rejected, bytes, time")
     t.add_argument("dir", help="a pipeline output directory, e.g. out/default")
-    t.add_argument("--json", action="store_true", help="print the stats as JSON")
+    t.add_argument("--json", action="store_true", help="print the same figures as JSON, for scripts")
+    t.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (charts, "
+                                                   "score histograms, samples of rejected documents)")
 
     sub.add_parser("stages", parents=[common], help="list the stages and their options")
     return p
@@ -105,7 +107,6 @@ def _cmd_stage(args: argparse.Namespace) -> int:
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from pipeline.runner import committed_stages
-    from pipeline.stats import format_table
 
     out = Path(args.dir)
     if not out.is_dir():
@@ -114,10 +115,16 @@ def _cmd_stats(args: argparse.Namespace) -> int:
     if not found:
         print(f"{out}: no committed stages yet", file=sys.stderr)
         return 1
+    from pipeline.report import collect, format_text, render_html
+
+    data = collect(out, found)
     if args.json:
-        print(json.dumps({name: s.to_json() for name, s in found}, indent=2))
+        print(json.dumps(data, indent=2))
     else:
-        print(format_table(found))
+        print(format_text(data, found))
+    if args.html:
+        Path(args.html).write_text(render_html(data), encoding="utf-8")
+        print(f"report written to {args.html}", file=sys.stderr)
     return 0
 
 

@@ -146,10 +146,10 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     files: dict[str, list] = {"kept": [], "rejected": []}
     t0 = time.perf_counter()
     log.info("[%s] %d units on %d %s worker(s)", directory.name, len(tasks), workers, executor.name)
-    extra: dict = {}
+    ctx = None
     with executor.pool(entry.name, entry.config, cfg.seed, workers, cls.resources) as pool:
         if isinstance(stage, GlobalStage) and tasks:
-            extra = _analyze(stage, tasks, tmp, workers, pool, directory.name)
+            ctx = _analyze(stage, tasks, tmp, workers, pool, directory.name, cfg.seed)
         with tqdm(total=len(tasks), desc=directory.name, unit="part", disable=None, leave=False) as bar:
             for _, result in pool.imap_unordered("run_unit", [(t,) for t in tasks]):
                 stats.merge(result.stats)
@@ -157,11 +157,13 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
                 files["rejected"].extend(result.rejected_files)
                 bar.update(1)
                 bar.set_postfix(docs=f"{stats.docs_in:,}", kept=f"{stats.kept:,}")
-    stats.extra = extra
+    if ctx is not None:
+        stats.extra = dict(ctx.extra_stats)
+        files.update({k: v for k, v in _group_outputs(ctx.outputs).items()})
     shutil.rmtree(tmp / "_work", ignore_errors=True)
     stats.seconds = time.perf_counter() - t0
     stats.check()
-    for kind in files:
+    for kind in ("kept", "rejected"):
         files[kind].sort(key=lambda f: f["path"])
         listed = sum(f["rows"] for f in files[kind])
         expected = stats.kept if kind == "kept" else stats.rejected_total
@@ -174,7 +176,8 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
         "stage": entry.name, "index": index, "config": to_dict(entry.config), "seed": cfg.seed,
         "config_hash": c_hash, "input_hash": i_hash,
         "kept": stats.kept, "rejected": stats.rejected_total,
-        "files": {k: [{**f, "path": f"{k}/{f['path']}"} for f in v] for k, v in files.items()},
+        "files": {k: [{**f, "path": f"{k}/{f['path']}" if k in ("kept", "rejected") else f["path"]} for f in v]
+                  for k, v in files.items()},
         "versions": library_versions(),
     })
     rate = stats.docs_in / max(stats.seconds, 1e-9)
@@ -184,8 +187,16 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     return StageRun(index, entry, directory, stats, skipped=False)
 
 
+def _group_outputs(outputs: list[dict]) -> dict[str, list[dict]]:
+    """A global stage's extra files, grouped by their top directory (`shards/…` -> "shards")."""
+    groups: dict[str, list[dict]] = {}
+    for f in sorted(outputs, key=lambda f: f["path"]):
+        groups.setdefault(f["path"].split("/", 1)[0] if "/" in f["path"] else "other", []).append(f)
+    return groups
+
+
 def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: int, pool: Any,
-             label: str) -> dict:
+             label: str, seed: int) -> GlobalContext:
     """Runs a global stage's distributed analysis; its decisions land in tmp/_work."""
     import pyarrow.parquet as pq
 
@@ -193,13 +204,13 @@ def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: in
     work.mkdir()
     parts = [t.source for t in tasks]
     ctx = GlobalContext(parts=parts, part_rows=[pq.ParquetFile(p).metadata.num_rows for p in parts],
-                        work=str(work), buckets=max(4, 2 * workers), pool=pool)
+                        work=str(work), buckets=max(4, 2 * workers), pool=pool, output=str(tmp), seed=seed)
     t0 = time.perf_counter()
     stage.analyze(ctx)
     log.info("[%s] analysis done in %.1f s %s", label, time.perf_counter() - t0, ctx.extra_stats or "")
     for i, t in enumerate(tasks):
         tasks[i] = dataclasses.replace(t, part_index=i, decisions=str(work))
-    return dict(ctx.extra_stats)
+    return ctx
 
 
 def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Path) -> list[UnitTask]:

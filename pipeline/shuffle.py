@@ -78,7 +78,8 @@ def read_bucket(directory: str | Path, step: str, bucket: int, schema: pa.Schema
             tables.append(pa.ipc.open_file(src).read_all())
     if not tables:
         return schema.empty_table()
-    return pa.concat_tables(tables).combine_chunks()
+    # parts from different inputs may differ in their extra columns: union them
+    return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 
 
 def group_bounds(sorted_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

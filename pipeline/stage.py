@@ -115,7 +115,11 @@ class GlobalContext:
     work: str              # scratch directory, removed when the stage commits
     buckets: int           # shuffle width
     pool: Any              # .map(method, [args, ...]) -> results in order, run on the workers
+    output: str = ""       # the stage's own (temporary) directory, for outputs beyond kept/rejected
+    seed: int = 0
     extra_stats: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # files written under `output` ({"path": relative, "rows", "bytes", "sha256"}): listed in _SUCCESS
+    outputs: list[dict] = dataclasses.field(default_factory=list)
 
     def map(self, method: str, calls: list[tuple]) -> list[Any]:
         import time

@@ -12,8 +12,8 @@ from typing import ClassVar
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-import xxhash
 
+from pipeline.hashing import hash128
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids,
                               read_bucket, sort_table, write_buckets)
@@ -21,24 +21,6 @@ from pipeline.stage import GlobalContext, GlobalStage
 
 KEYS_SCHEMA = pa.schema([("key_hi", pa.uint64()), ("key_lo", pa.uint64()), ("gid", pa.uint64()),
                          ("id", pa.string()), ("length", pa.int64())])
-
-
-def hash128(values: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(high, low, valid) xxh3-128 of each non-null string, hashed straight from Arrow's buffer."""
-    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
-    values = values.cast(pa.large_string()) if values.type == pa.string() else values
-    n = len(values)
-    hi, lo = np.zeros(n, np.uint64), np.zeros(n, np.uint64)
-    valid = np.ones(n, bool) if values.null_count == 0 else values.is_valid().to_numpy(zero_copy_only=False)
-    _, offsets_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int64)[values.offset: values.offset + n + 1]
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
-    digest = xxhash.xxh3_128_intdigest
-    for i in range(n):
-        if valid[i]:
-            h = digest(data[offsets[i]:offsets[i + 1]])
-            hi[i], lo[i] = h >> 64, h & 0xFFFFFFFFFFFFFFFF
-    return hi, lo, valid
 
 
 class KeyedDedup(GlobalStage):

@@ -21,9 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import xxhash
 
 from pipeline.config import ConfigError
+from pipeline.hashing import hash64
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
@@ -95,16 +95,6 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(s3))
 
 
-def _hash_strings64(values: pa.Array) -> np.ndarray:
-    values = values.cast(pa.large_string())
-    _, offsets_buf, data_buf = values.buffers()
-    offsets = np.frombuffer(offsets_buf, np.int64)[values.offset: values.offset + len(values) + 1]
-    data = memoryview(data_buf) if data_buf is not None else memoryview(b"")
-    digest = xxhash.xxh3_64_intdigest
-    return np.fromiter((digest(data[offsets[i]:offsets[i + 1]]) for i in range(len(values))),
-                       dtype=np.uint64, count=len(values))
-
-
 def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash of every word, word offsets per document) of normalised text."""
     t = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
@@ -119,7 +109,7 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if len(flat) == 0:
         return np.zeros(0, np.uint64), offsets - offsets[0]
     encoded = pc.dictionary_encode(flat)
-    word_hash = _hash_strings64(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
+    word_hash = hash64(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
     return word_hash, offsets - offsets[0]
 
 
@@ -273,7 +263,7 @@ class MinhashDedup(GlobalStage):
                 "sig": pa.FixedSizeListArray.from_arrays(pa.array(sig[has].ravel(), pa.uint32()), cfg.num_perm),
             }, schema=self.sig_schema()))
             keys = band_keys(sig[has], cfg.bands, cfg.rows)
-            rank = _hash_strings64(batch.column("id").take(pa.array(has)))
+            rank = hash64(batch.column("id").take(pa.array(has)))
             band_tables.append(pa.table({"key": keys.ravel(), "rank": np.repeat(rank, cfg.bands),
                                          "gid": np.repeat(gids[has], cfg.bands)}, schema=BANDS))
         sigs = pa.concat_tables(sig_tables) if sig_tables else self.sig_schema().empty_table()

@@ -36,7 +36,7 @@ def test_stage_alone_on_jsonl_then_stats(tmp_path):
     lines = r.stdout.splitlines()
     assert lines[0].split()[:4] == ["stage", "in", "kept", "rejected"]
     assert any(l.startswith("01-normalize") for l in lines)
-    data = json.loads(curate("stats", str(out), "--json").stdout)
+    data = json.loads(curate("stats", str(out), "--json").stdout)["stages"]
     assert data["00-read"]["in"] == data["00-read"]["kept"] + data["00-read"]["rejected_total"]
     assert data["01-normalize"]["in"] == data["00-read"]["kept"]
 
