@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 
 from pipeline.stats import StageStats, format_table
 
-# Score columns summarised wherever a stage wrote them (Dolma-style: scores kept on every row).
+# Score columns summarised wherever a stage wrote them (Dolma-style: scores kept on every row);
+# so are count columns (`pii_*`, `*_count`).
 SCORE_COLUMNS = ("language_score", "perplexity", "toxicity_score", "dup_cluster_size", "repeats")
 SAMPLES_PER_REASON = 3
 EXCERPT = 400
@@ -55,7 +56,9 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
     last = out / stages[-1][0]
     final = sorted((last / "shards").glob("train-*.parquet")) or sorted((last / "kept").glob("*.parquet"))
     data["final"] = {"from": str(final[0].parent.relative_to(out)) if final else None, "columns": {}}
-    for column in ("length", *SCORE_COLUMNS):
+    names = set().union(*(pq.read_schema(f).names for f in final)) if final else set()
+    counts = sorted(n for n in names if n.startswith("pii_") or n.endswith("_count"))
+    for column in ("length", *SCORE_COLUMNS, *counts):
         values = _column_values(final, column)
         if values is not None and len(values):
             data["final"]["columns"][column] = _summary(values, log=column in ("length", "perplexity"))

@@ -197,7 +197,8 @@ class Mix(GlobalStage):
             tot = sum(achieved["train"][a].values()) or 1
             got = {v: round(t / tot, 4) for v, t in sorted(achieved["train"][a].items())}
             proportions[a] = {"requested": {v: round(w, 4) for v, w in plan["requested"].get(a, {}).items()},
-                              "achieved": got}
+                              "achieved": got, "train_tokens": dict(sorted(achieved["train"][a].items())),
+                              "val_tokens": dict(sorted(achieved["val"][a].items()))}
         return {
             "tokens_are": f"estimated (UTF-8 bytes / {BYTES_PER_TOKEN:g})",
             "token_budget": self.config.token_budget, "planned_train_tokens": round(plan["budget"]),

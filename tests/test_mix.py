@@ -90,6 +90,9 @@ def test_shards_val_disjoint_accounting_and_determinism(tmp_path):
     # opens with the loaders people use
     pd = pytest.importorskip("pandas")
     assert len(pd.read_parquet(shards / "train-00000.parquet")) > 0
+    duckdb = pytest.importorskip("duckdb")
+    assert duckdb.sql(f"select count(*) from read_parquet('{shards}/train-*.parquet')").fetchall()[0][0] == train.num_rows
+    assert sum(m["proportions"]["period"]["train_tokens"].values()) == m["totals"]["train"]["tokens"]
 
 
 def test_requested_value_without_data_is_a_warning(tmp_path):
