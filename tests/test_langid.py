@@ -1,0 +1,59 @@
+"""Language ID on real multilingual text."""
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.runner import run_pipeline
+from stages import langid
+from stages.langid import Langid, LangidConfig, dominant_script
+from tests.conftest import SAMPLE, make_config
+
+HINT = {"de": "de", "es": "es", "fr": "fr", "it": "it", "pl": "pl", "ru": "ru", "uk": "uk", "ja": "ja", "zh": "zh"}
+
+
+@pytest.fixture(scope="module")
+def manpages() -> list[dict]:
+    data = pa.input_stream(str(SAMPLE / "manpages/manpages.jsonl.zst"), compression="zstd").read().decode()
+    return [json.loads(l) for l in data.splitlines()]
+
+
+def test_manpages_in_nine_languages_are_identified(manpages):
+    stage = Langid(LangidConfig())
+    stage.setup()
+    lang, score = stage.predict(pa.array([m["text"] for m in manpages]))
+    right = sum(l == HINT[m["lang_hint"]] for l, m in zip(lang, manpages))
+    assert right >= 0.9 * len(manpages)
+    assert 0 <= score.min() and score.max() <= 1.0001
+
+
+def test_dominant_script_of_real_text(manpages):
+    expected = {"ja": "Kana", "zh": "Han", "ru": "Cyrillic", "uk": "Cyrillic", "de": "Latin", "fr": "Latin"}
+    for lang, script in expected.items():
+        pages = [m["text"] for m in manpages if m["lang_hint"] == lang]
+        found = list(dominant_script(pa.array(pages)))
+        # man pages are full of Latin option names: most, not all, pages are in their own script
+        assert found.count(script) >= 0.6 * len(pages), (lang, found)
+
+
+def test_filter_keeps_languages_and_scores_on_rejected_rows(tmp_path):
+    cfg = make_config(tmp_path / "o", [str(SAMPLE / "manpages"), str(SAMPLE / "fortunes")],
+                      [{"name": "read"}, {"name": "langid", "languages": ["de", "ru"], "min_score": 0.5}],
+                      executor="inline")
+    run = run_pipeline(cfg)[-1]
+    kept = pa.concat_tables([pq.read_table(f) for f in (run.directory / "kept").glob("*.parquet")])
+    rejected = pa.concat_tables([pq.read_table(f) for f in (run.directory / "rejected").glob("*.parquet")])
+    assert set(kept["language"].to_pylist()) == {"de", "ru"}
+    assert min(kept["language_score"].to_pylist()) >= 0.5
+    assert {"language", "language_score"} <= set(rejected.column_names)
+    assert set(rejected["reject_reason"].to_pylist()) == {"language", "language_score"}
+    assert run.stats.docs_in == run.stats.kept + run.stats.rejected_total
+
+
+def test_missing_model_names_the_make_target(monkeypatch):
+    monkeypatch.setattr(langid.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match="make setup"):
+        Langid(LangidConfig()).setup()
