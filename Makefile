@@ -8,7 +8,7 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize langid url-dedup exact-dedup minhash-dedup mix
+STAGE_TARGETS = read normalize langid quality url-dedup exact-dedup minhash-dedup mix
 
 .PHONY: help setup run test test-fast bench bench-dedup stats clean sample $(STAGE_TARGETS)
 

@@ -1,0 +1,338 @@
+"""quality: heuristic quality rules from Gopher (quality and repetition), C4 and FineWeb.
+
+Rules run in the order FineWeb applies them (Gopher repetition, Gopher quality, C4, FineWeb)
+with the published thresholds; every rule is its own reject reason, every family can be
+switched off, and the measured values are columns on kept and rejected rows alike (`q_*`),
+so a different threshold can be judged before re-running. C4 also removes lines, as C4 does:
+lines mentioning javascript or cookie/terms-of-use boilerplate, lines under 3 words, and
+optionally lines without terminal punctuation; later rules see the text C4 kept.
+
+Words: runs of letters/digits, and each punctuation character as its own token, close to the
+spaCy tokenizer the reference implementations use; the alphabetic-words rule counts
+whitespace-separated words, as the Gopher paper defines it. Stop words apply to English only (`en`, or
+every document when no `language` column exists); other languages skip that rule.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from pipeline.schema import set_column
+from pipeline.stage import Decisions, Stage, register
+
+WORD_RE = re.compile(r"\w+|[^\w\s]")
+ALPHA_WORD_RE = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
+PARAGRAPH_RE = re.compile(r"\n{2,}")
+LINES_RE = re.compile(r"\n+")
+SENTENCE_END_RE = re.compile(r"[.!?…。！？]+(?=\s|$)")
+CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
+STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
+POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
+C4_END = (".", "?", "!", '"', "'")
+# terminal punctuation of many scripts (FineWeb's line_punct rule)
+TERMINAL = tuple(".!?…。！？؟।॥‼⁇⁈⁉።፧፨᙮᥄᥅" + '"' + "'" + "」』")
+SYMBOLS = set("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
+
+
+@dataclass
+class GopherQuality:
+    enabled: bool = True
+    min_words: int = 50
+    max_words: int = 100_000
+    min_mean_word_length: float = 3.0
+    max_mean_word_length: float = 10.0
+    max_hash_ratio: float = 0.1        # "#" per word
+    max_ellipsis_ratio: float = 0.1    # "..." and "…" per word
+    max_bullet_lines: float = 0.9      # fraction of lines starting with • or -
+    max_ellipsis_lines: float = 0.3    # fraction of lines ending with ... or …
+    min_alpha_words: float = 0.8       # fraction of words with at least one letter
+    min_stop_words: int = 2            # English only
+
+
+@dataclass
+class GopherRepetition:
+    enabled: bool = True
+    max_dup_para_frac: float = 0.3
+    max_dup_para_char_frac: float = 0.2
+    max_dup_line_frac: float = 0.3
+    max_dup_line_char_frac: float = 0.2
+    # n -> max character fraction of the most frequent n-gram
+    max_top_ngram_char_frac: dict[int, float] = field(default_factory=lambda: {2: 0.20, 3: 0.18, 4: 0.16})
+    # n -> max character fraction in duplicated n-grams
+    max_dup_ngram_char_frac: dict[int, float] = field(
+        default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
+
+
+@dataclass
+class C4Rules:
+    enabled: bool = True
+    min_sentences: int = 5
+    min_words_per_line: int = 3
+    max_word_length: int = 1000
+    drop_lines_without_terminal_punct: bool = False  # C4 does; FineWeb's recipe turns it off
+    reject_lorem_ipsum: bool = True
+    reject_curly_bracket: bool = True
+    drop_javascript_lines: bool = True
+    drop_policy_lines: bool = True
+    remove_citations: bool = True
+
+
+@dataclass
+class FineWebRules:
+    enabled: bool = True
+    min_lines_with_terminal_punct: float = 0.12
+    max_short_lines: float = 0.67      # lines of <= 30 characters
+    short_line_length: int = 30
+    max_dup_line_chars: float = 0.01
+    max_newlines_per_word: float = 0.3
+
+
+@dataclass
+class QualityConfig:
+    gopher_repetition: GopherRepetition = field(default_factory=GopherRepetition)
+    gopher_quality: GopherQuality = field(default_factory=GopherQuality)
+    c4: C4Rules = field(default_factory=C4Rules)
+    fineweb: FineWebRules = field(default_factory=FineWebRules)
+
+
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    seen: set[str] = set()
+    n = chars = 0
+    for x in items:
+        if x in seen:
+            n += 1
+            chars += len(x)
+        else:
+            seen.add(x)
+    return n, chars
+
+
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _gram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit hash of every word n-gram (ids: per-document word ids)."""
+    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(n):
+            h = (h ^ ids[k:len(ids) - n + 1 + k]) * _MULT
+    return h
+
+
+def _top_gram_chars(ids: np.ndarray, cum: np.ndarray, n: int) -> int:
+    """Characters of the most frequent n-gram (words joined by spaces) times its count; ties go
+    to the n-gram seen first, as Counter.most_common does."""
+    h = _gram_hashes(ids, n)
+    _, first, counts = np.unique(h, return_index=True, return_counts=True)
+    best = first[counts == counts.max()].min()
+    return int((cum[best + n] - cum[best] + n - 1) * counts.max())
+
+
+def _dup_gram_chars(ids: np.ndarray, cum: np.ndarray, n: int) -> int:
+    """Characters in repeated n-grams, left to right, skipping past each repeat (Gopher's greedy
+    count). An n-gram is a repeat if it occurred anywhere before; datatrove's scan also forgets
+    n-grams that start inside a skipped repeat, which can only make its count smaller."""
+    h = _gram_hashes(ids, n)
+    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+    repeats = np.flatnonzero(first[inverse] < np.arange(len(h)))
+    chars, next_free = 0, 0
+    for i in repeats.tolist():
+        if i >= next_free:
+            chars += int(cum[i + n] - cum[i])
+            next_free = i + n
+    return chars
+
+
+class Rules:
+    """One document through the rules; `metrics` collects what was measured."""
+
+    def __init__(self, cfg: QualityConfig) -> None:
+        self.cfg = cfg
+
+    def check(self, text: str, english: bool) -> tuple[str | None, str, dict]:
+        m: dict[str, float] = {}
+        cfg = self.cfg
+        words = WORD_RE.findall(text)  # both Gopher families read the same text
+        if cfg.gopher_repetition.enabled:
+            reason = self.repetition(text, words, m)
+            if reason:
+                return reason, text, m
+        if cfg.gopher_quality.enabled:
+            reason = self.gopher(text, words, english, m)
+            if reason:
+                return reason, text, m
+        if cfg.c4.enabled:
+            reason, text = self.c4(text, m)
+            if reason:
+                return reason, text, m
+        if cfg.fineweb.enabled:
+            reason = self.fineweb(text, m)
+            if reason:
+                return reason, text, m
+        return None, text, m
+
+    def repetition(self, text: str, words: list[str], m: dict) -> str | None:
+        c = self.cfg.gopher_repetition
+        if not text:
+            return "gopher_empty"
+        paragraphs = PARAGRAPH_RE.split(text.strip())
+        n, chars = _duplicates(paragraphs)
+        m["q_dup_para_char_frac"] = chars / len(text)
+        if n / len(paragraphs) > c.max_dup_para_frac:
+            return "gopher_dup_paragraphs"
+        if chars / len(text) > c.max_dup_para_char_frac:
+            return "gopher_dup_paragraph_chars"
+        lines = LINES_RE.split(text)
+        n, chars = _duplicates(lines)
+        m["q_dup_line_char_frac"] = chars / len(text)
+        if n / len(lines) > c.max_dup_line_frac:
+            return "gopher_dup_lines"
+        if chars / len(text) > c.max_dup_line_char_frac:
+            return "gopher_dup_line_chars"
+        vocab: dict[str, int] = {}
+        ids = np.array([vocab.setdefault(w, len(vocab)) for w in words], dtype=np.uint64)
+        cum = np.concatenate([[0], np.cumsum([len(w) for w in words])])
+        for n, limit in sorted(c.max_top_ngram_char_frac.items()):
+            if len(words) < n:
+                continue
+            frac = _top_gram_chars(ids, cum, n) / len(text)
+            m[f"q_top_{n}gram_char_frac"] = frac
+            if frac > limit:
+                return f"gopher_top_{n}gram"
+        for n, limit in sorted(c.max_dup_ngram_char_frac.items()):
+            frac = _dup_gram_chars(ids, cum, n) / len(text) if len(words) >= n else 0.0
+            m[f"q_dup_{n}gram_char_frac"] = frac
+            if frac > limit:
+                return f"gopher_dup_{n}grams"
+        return None
+
+    def gopher(self, text: str, words: list[str], english: bool, m: dict) -> str | None:
+        c = self.cfg.gopher_quality
+        n_words = len(words) or 1
+        # tokens are \w+ runs or single punctuation characters: a symbol word is one of the latter
+        real = [w for w in words if len(w) > 1 or w not in SYMBOLS]
+        m["q_words"] = len(real)
+        if len(real) < c.min_words:
+            return "gopher_too_few_words"
+        if len(real) > c.max_words:
+            return "gopher_too_many_words"
+        mean = sum(map(len, real)) / len(real)
+        m["q_mean_word_length"] = mean
+        if mean < c.min_mean_word_length:
+            return "gopher_short_words"
+        if mean > c.max_mean_word_length:
+            return "gopher_long_words"
+        if text.count("#") / n_words > c.max_hash_ratio:
+            return "gopher_hashes"
+        if (text.count("...") + text.count("…")) / n_words > c.max_ellipsis_ratio:
+            return "gopher_ellipses"
+        lines = text.splitlines() or [""]
+        if sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines) > c.max_bullet_lines:
+            return "gopher_bullet_lines"
+        if sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > c.max_ellipsis_lines:
+            return "gopher_ellipsis_lines"
+        # Gopher's words here are whitespace-separated ("Valentin," has a letter); counting each
+        # punctuation mark as a word, as datatrove does, rejects dialogue-heavy prose
+        spaced = len(text.split())
+        alpha = len(ALPHA_WORD_RE.findall(text)) / max(spaced, 1)
+        m["q_alpha_words"] = alpha
+        if alpha < c.min_alpha_words:
+            return "gopher_alpha_words"
+        if english:
+            stop = len(STOP_WORDS.intersection(words))
+            m["q_stop_words"] = stop
+            if stop < c.min_stop_words:
+                return "gopher_stop_words"
+        return None
+
+    def c4(self, text: str, m: dict) -> tuple[str | None, str]:
+        c = self.cfg.c4
+        kept, sentences = [], 0
+        for line in text.splitlines():
+            line = line.strip()
+            words = line.split()
+            if any(len(w) > c.max_word_length for w in words):
+                continue
+            if c.remove_citations:
+                line = CITATION_RE.sub("", line)
+            if c.drop_lines_without_terminal_punct and (not line.endswith(C4_END) or line.endswith("...")):
+                continue
+            if len(words) < c.min_words_per_line:
+                continue
+            low = line.lower()
+            if c.reject_lorem_ipsum and "lorem ipsum" in low:
+                return "c4_lorem_ipsum", text
+            if c.drop_javascript_lines and "javascript" in low:
+                continue
+            if c.reject_curly_bracket and "{" in line:
+                return "c4_curly_bracket", text
+            if c.drop_policy_lines and any(p in low for p in POLICY):
+                continue
+            sentences += max(1, len(SENTENCE_END_RE.findall(line)))
+            kept.append(line)
+        m["q_sentences"] = sentences
+        if sentences < c.min_sentences:
+            return "c4_too_few_sentences", text
+        return None, "\n".join(kept).strip()
+
+    def fineweb(self, text: str, m: dict) -> str | None:
+        c = self.cfg.fineweb
+        lines = [line for line in text.split("\n") if line.strip()]
+        if not lines:
+            return "fineweb_empty"
+        punct = sum(line.endswith(TERMINAL) for line in lines) / len(lines)
+        m["q_lines_with_terminal_punct"] = punct
+        if punct < c.min_lines_with_terminal_punct:
+            return "fineweb_line_punct"
+        short = sum(len(line) <= c.short_line_length for line in lines) / len(lines)
+        m["q_short_lines"] = short
+        if short > c.max_short_lines:
+            return "fineweb_short_lines"
+        dup = _duplicates(lines)[1] / max(len(text.replace("\n", "")), 1)
+        m["q_dup_line_chars"] = dup
+        if dup > c.max_dup_line_chars:
+            return "fineweb_dup_line_chars"
+        ratio = text.count("\n") / max(len(WORD_RE.findall(text)), 1)
+        m["q_newlines_per_word"] = ratio
+        if ratio > c.max_newlines_per_word:
+            return "fineweb_newlines_per_word"
+        return None
+
+
+METRICS = ["q_dup_para_char_frac", "q_dup_line_char_frac", "q_top_2gram_char_frac", "q_top_3gram_char_frac",
+           "q_top_4gram_char_frac", *[f"q_dup_{n}gram_char_frac" for n in range(5, 11)], "q_words",
+           "q_mean_word_length", "q_alpha_words", "q_stop_words", "q_sentences", "q_lines_with_terminal_punct",
+           "q_short_lines", "q_dup_line_chars", "q_newlines_per_word"]
+
+
+@register
+class Quality(Stage):
+    name = "quality"
+    Config = QualityConfig
+
+    def setup(self) -> None:
+        self.rules = Rules(self.config)
+
+    def process(self, batch: pa.Table) -> Decisions:
+        if not hasattr(self, "rules"):
+            self.setup()
+        texts = batch.column("text").to_pylist()
+        if "language" in batch.column_names:
+            english = [l == "en" for l in batch.column("language").to_pylist()]
+        else:
+            english = [True] * len(texts)
+        reasons, out_texts = [], []
+        metrics = {k: np.full(len(texts), np.nan, dtype=np.float32) for k in METRICS}
+        for i, (text, en) in enumerate(zip(texts, english)):
+            reason, new_text, m = self.rules.check(text, en)
+            reasons.append(reason)
+            out_texts.append(new_text if reason is None else text)
+            for k, v in m.items():
+                metrics[k][i] = v
+        table = set_column(batch, "text", pa.array(out_texts, pa.string()))
+        for k in METRICS:
+            table = table.append_column(k, pa.array(metrics[k], pa.float32(), from_pandas=True))
+        return Decisions(table, pa.array(reasons, pa.string()))
