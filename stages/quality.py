@@ -32,8 +32,9 @@ CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 C4_END = (".", "?", "!", '"', "'")
-# terminal punctuation of many scripts (FineWeb's line_punct rule)
-TERMINAL = tuple(".!?…。！？؟।॥‼⁇⁈⁉።፧፨᙮᥄᥅" + '"' + "'" + "」』")
+# FineWeb's line_punct rule: characters with Unicode's Terminal_Punctuation property (the
+# common ones). Not quote marks and not "…": a line ending in them does not count.
+TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
 SYMBOLS = set("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
 
 
@@ -317,8 +318,6 @@ class Quality(Stage):
         self.rules = Rules(self.config)
 
     def process(self, batch: pa.Table) -> Decisions:
-        if not hasattr(self, "rules"):
-            self.setup()
         texts = batch.column("text").to_pylist()
         if "language" in batch.column_names:
             english = [l == "en" for l in batch.column("language").to_pylist()]
