@@ -10,7 +10,7 @@ STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
 STAGE_TARGETS = read normalize langid quality url-dedup exact-dedup minhash-dedup mix
 
-.PHONY: help setup run test test-fast bench bench-dedup stats clean sample $(STAGE_TARGETS)
+.PHONY: help setup run test test-fast bench stats clean sample $(STAGE_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
@@ -18,7 +18,7 @@ help:
 	@echo "make test-fast  the test suite without tests marked slow"
 	@echo "make <stage>    one stage of $(CONFIG): $(STAGE_TARGETS)"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
-	@echo "make bench      read->write throughput vs plain pyarrow (needs ../shared/data)"
+	@echo "make bench      throughput vs plain pyarrow and vs datatrove, dedup and langid quality (needs ../shared)"
 	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
 	@echo "make clean      remove $(OUT) and caches (keeps $(VENV))"
 	@echo "variables: CONFIG=... OUT=... PYTHON=..."
@@ -54,6 +54,8 @@ bench: setup
 	$(BIN)/python bench/bench_io.py
 	$(BIN)/python bench/bench_dedup.py
 	$(BIN)/python bench/dedup_quality.py
+	$(BIN)/python bench/bench_quality.py
+	$(BIN)/python bench/langid_accuracy.py
 
 sample: setup
 	$(BIN)/python scripts/build_sample.py
