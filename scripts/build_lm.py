@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""`make lm`: build KenLM's tools, then a 5-gram model of the bundled reference prose.
+
+    python scripts/build_lm.py [--order 5] [--language en]
+
+1. KenLM's `lmplz` and `build_binary` under build/kenlm/, from the kenlm 0.3.0 sdist on PyPI
+   (it carries the full source, `lm/builder` included) with cmake; the boost dev headers come from
+   apt-get when missing (root), else the error says which packages to install.
+2. data/reference/reference-<language>.jsonl.zst minus the held-out part (one whole book and
+   a tenth of the Wikipedia chunks) for training, normalised with the perplexity stage's own `normalize_for_lm`, one line per
+   paragraph; `lmplz -o 5`, then `build_binary` into models/lm/<language>.bin.
+3. The held-out part, scored like the stage does, give the p30/p60 bucket cut-offs in
+   models/lm/<language>.json. Skips every step whose output is already there.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from stages.perplexity import doc_perplexity, lm_lines, normalize_for_lm  # noqa: E402
+
+KENLM = REPO / "build/kenlm"
+SDIST = "kenlm-0.3.0.tar.gz"
+BOOST = ["libboost-program-options-dev", "libboost-system-dev", "libboost-thread-dev", "libboost-test-dev"]
+
+
+def tools() -> Path:
+    bin_dir = KENLM / "src/build/bin"
+    if (bin_dir / "lmplz").is_file() and (bin_dir / "build_binary").is_file():
+        return bin_dir
+    if not Path("/usr/include/boost/program_options.hpp").is_file():
+        if os.geteuid() != 0:
+            raise SystemExit(f"KenLM needs the boost headers: apt-get install {' '.join(BOOST)}")
+        subprocess.run(["apt-get", "install", "-y", "-q", *BOOST], check=True, stdout=subprocess.DEVNULL)
+    KENLM.mkdir(parents=True, exist_ok=True)
+    archive = KENLM / SDIST
+    if not archive.is_file():
+        index = urllib.request.urlopen("https://pypi.org/simple/kenlm/", timeout=60).read().decode()
+        url = re.search(r'https://files\.pythonhosted\.org[^"#]*' + re.escape(SDIST), index).group(0)
+        urllib.request.urlretrieve(url, archive)
+    src = KENLM / "src"
+    if not (src / "CMakeLists.txt").is_file():
+        with tarfile.open(archive) as t:
+            t.extractall(KENLM, filter="data")
+        (KENLM / SDIST.removesuffix(".tar.gz")).rename(src)
+    build = src / "build"
+    build.mkdir(exist_ok=True)
+    print("building lmplz and build_binary (about a minute) …", flush=True)
+    subprocess.run(["cmake", "..", "-DCMAKE_BUILD_TYPE=Release"], cwd=build, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(["make", f"-j{os.cpu_count() or 2}", "lmplz", "build_binary"], cwd=build, check=True,
+                   stdout=subprocess.DEVNULL)
+    return bin_dir
+
+
+def held_out(doc_id: str, held_book: str) -> bool:
+    """Whole unseen texts, so the cut-offs describe text the model never saw: one entire book,
+    and one Wikipedia chunk in ten (chunks of other books would flatter the model)."""
+    if doc_id.startswith("gutenberg/"):
+        return doc_id.split("/")[1] == held_book
+    return hashlib.sha256(doc_id.encode()).digest()[0] < 26
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--order", type=int, default=5)
+    ap.add_argument("--language", default="en")
+    ap.add_argument("--out", default=str(REPO / "models/lm"))
+    args = ap.parse_args()
+    out = Path(args.out)
+    model, meta_path = out / f"{args.language}.bin", out / f"{args.language}.json"
+    if model.is_file() and meta_path.is_file():
+        print(f"{model} is there; delete it to rebuild")
+        return
+    bin_dir = tools()
+    source = REPO / f"data/reference/reference-{args.language}.jsonl.zst"
+    docs = [json.loads(l) for l in pa.input_stream(str(source), compression="zstd").read().decode().splitlines()]
+    held_book = sorted({d["id"].split("/")[1] for d in docs if d["id"].startswith("gutenberg/")})[0]
+    train = [d for d in docs if not held_out(d["id"], held_book)]
+    test = [d for d in docs if held_out(d["id"], held_book)]
+    out.mkdir(parents=True, exist_ok=True)
+    work = KENLM / "train"
+    work.mkdir(exist_ok=True)
+    text = work / f"{args.language}.txt"
+    normalized = normalize_for_lm(pa.array([d["text"] for d in train], pa.string())).to_pylist()
+    text.write_text("".join(line + "\n" for t in normalized for line in lm_lines(t)), encoding="utf-8")
+    arpa = work / f"{args.language}.arpa"
+    with open(text, "rb") as src, open(arpa, "wb") as dst:
+        subprocess.run([str(bin_dir / "lmplz"), "-o", str(args.order), "-S", "20%", "-T", str(work),
+                        "--discount_fallback"], stdin=src, stdout=dst, stderr=subprocess.DEVNULL, check=True)
+    tmp = model.with_suffix(".bin.tmp")
+    subprocess.run([str(bin_dir / "build_binary"), str(arpa), str(tmp)], check=True, stdout=subprocess.DEVNULL)
+    import kenlm
+
+    lm = kenlm.Model(str(tmp))
+    scored = normalize_for_lm(pa.array([d["text"] for d in test], pa.string())).to_pylist()
+    ppl = np.array([doc_perplexity(lm, t) for t in scored])
+    meta = {"language": args.language, "order": args.order, "source": str(source.relative_to(REPO)),
+            "held_out": f"gutenberg/{held_book} and 1 in 10 wikitext chunks",
+            "train_documents": len(train), "held_out_documents": len(test),
+            "cutoffs": {"p30": float(np.percentile(ppl, 30)), "p60": float(np.percentile(ppl, 60))},
+            "held_out_median_perplexity": float(np.median(ppl))}
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    tmp.replace(model)
+    arpa.unlink()
+    print(f"{model}: trained on {len(train)} documents; held-out perplexity p30 {meta['cutoffs']['p30']:.0f}, "
+          f"p60 {meta['cutoffs']['p60']:.0f}")
+
+
+if __name__ == "__main__":
+    main()

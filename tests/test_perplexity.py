@@ -1,0 +1,67 @@
+"""KenLM perplexity: built by `make lm`, scored the way it was trained, filtering as configured."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from pipeline.runner import run_pipeline
+from stages.perplexity import Perplexity, PerplexityConfig, normalize_for_lm
+from tests.conftest import REPO, SAMPLE, make_config
+
+MODEL = REPO / "models/lm/en.bin"
+needs_model = pytest.mark.skipif(not MODEL.is_file(), reason="run `make lm` (make test does)")
+
+
+def medians(texts: list[str]) -> float:
+    stage = Perplexity(PerplexityConfig(models_dir=str(MODEL.parent)))
+    stage.setup()
+    return float(np.nanmedian(stage.process(pa.table({"text": texts})).table["perplexity"].to_numpy(zero_copy_only=False)))
+
+
+def test_normalization_is_what_training_saw():
+    out = normalize_for_lm(pa.array(["“Hello”, World — 2024…"])).to_pylist()[0]
+    assert out.split() == ['"', "hello", '"', ",", "world", "-", "0000", ".", ".", "."]
+
+
+def test_missing_model_names_make_lm(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make lm"):
+        Perplexity(PerplexityConfig(models_dir=str(tmp_path))).setup()
+
+
+@needs_model
+def test_clean_prose_scores_lower_than_web_boilerplate():
+    books = pq.read_table(SAMPLE / "books/gutenberg.parquet").column("text").to_pylist()
+    prose = ["\n".join(" ".join(p.split()) for p in t.split("\n\n")) for t in books if "Gutenberg" not in t]
+    raw = pa.input_stream(str(SAMPLE / "handbook/handbook.jsonl.gz"), compression="gzip").read().decode()
+    handbook = [json.loads(l)["text"] for l in raw.splitlines() if "/en-US/" in l]
+    raw = pa.input_stream(str(SAMPLE / "web/cc-web.jsonl.gz"), compression="gzip").read().decode()
+    web = [json.loads(l)["text"] for l in raw.splitlines() if '"id": "http' in l]
+    assert medians(prose) < medians(web) < medians(handbook)
+
+
+@needs_model
+def test_stage_scores_english_only_and_filters_by_bucket_and_limit(tmp_path):
+    stages = [{"name": "read"}, {"name": "langid"},
+              {"name": "perplexity", "models_dir": str(MODEL.parent), "keep_buckets": ["head", "middle"],
+               "max_perplexity": {"en": 2000.0}}]
+    cfg = make_config(tmp_path / "o", [str(SAMPLE / "books"), str(SAMPLE / "manpages")], stages, executor="inline")
+    run = run_pipeline(cfg)[-1]
+    rows = [{"reject_reason": None, **r} for kind in ("kept", "rejected") for f in (run.directory / kind).glob("*.parquet")
+            for r in pq.read_table(f).select([c for c in ("language", "perplexity", "ppl_bucket", "reject_reason")
+                                              if c in pq.read_schema(f).names]).to_pylist()]
+    english = [r for r in rows if r["language"] == "en"]
+    others = [r for r in rows if r["language"] != "en"]
+    assert english and all(r["perplexity"] > 0 for r in english)
+    assert others and all(r["perplexity"] is None and r["reject_reason"] is None for r in others)
+    for r in english:
+        if r["perplexity"] > 2000:
+            assert r["reject_reason"] == "perplexity"
+        elif r["ppl_bucket"] == "tail":
+            assert r["reject_reason"] == "perplexity_bucket"
+        else:
+            assert r["reject_reason"] is None
+    assert run.stats.docs_in == run.stats.kept + run.stats.rejected_total
