@@ -3,7 +3,8 @@
 
     python bench/bench_quality.py [--repeats 3] [--workers 2] [--no-peer]
 
-Ours: `read -> langid (languages [en], min_score 0.65) -> quality` (defaults), `--repeats` runs,
+Ours: `read -> langid (languages [en], min_score 0.65) -> quality -> perplexity` (defaults; the
+comparison with datatrove's chain uses langid + quality, its equivalent), `--repeats` runs,
 medians of each stage's seconds. datatrove 0.10.1, one run through
 ../shared/tools/peer_bench/run_datatrove.py: LanguageFilter(en, 0.65) -> GopherRepetition ->
 GopherQuality -> C4Quality(filter_no_terminal_punct=False) -> FineWebQuality, with the same
@@ -38,6 +39,7 @@ CONFIG = """stages:
     languages: [en]
     min_score: 0.65
   - name: quality
+  - name: perplexity
 """
 
 REPLAY = r"""
@@ -74,7 +76,8 @@ def ours(files: list[Path], workers: int) -> dict:
     _, rss, _ = run_measured([str(Path(sys.executable).parent / "curate"), "-q", "run", str(config), "--output",
                               str(out), "--workers", str(workers), "--input", *map(str, files)], env=env)
     stats = {d.name: json.loads((d / "stats.json").read_text()) for d in sorted(out.iterdir()) if d.is_dir()}
-    return {"out": out, "rss": rss, "langid": stats["01-langid"], "quality": stats["02-quality"]}
+    return {"out": out, "rss": rss, "langid": stats["01-langid"], "quality": stats["02-quality"],
+            "perplexity": stats["03-perplexity"]}
 
 
 def ids(directory: Path) -> set[str]:
@@ -94,9 +97,10 @@ def main() -> None:
         r = ours(pq_files, args.workers)
         runs.append(r)
         print(f"  run {rep + 1}: langid {r['langid']['seconds']:.1f} s, quality {r['quality']['seconds']:.1f} s, "
+              f"perplexity {r['perplexity']['seconds']:.1f} s, "
               f"kept {r['quality']['kept']:,}", flush=True)
     last = runs[-1]
-    sec = {s: statistics.median(r[s]["seconds"] for r in runs) for s in ("langid", "quality")}
+    sec = {s: statistics.median(r[s]["seconds"] for r in runs) for s in ("langid", "quality", "perplexity")}
     chain_s = sec["langid"] + sec["quality"]
     lines = ["| pipeline | docs in | kept | seconds | docs/s/core | MB/s/core | peak RSS MiB |", "|---|---:|---:|---:|---:|---:|---:|"]
     lines.append(f"| curate langid | {docs:,} | {last['langid']['kept']:,} | {sec['langid']:.1f} | "
@@ -105,7 +109,11 @@ def main() -> None:
                  f"{last['quality']['kept']:,} | {sec['quality']:.1f} | "
                  f"{last['quality']['in'] / sec['quality'] / args.workers:,.0f} | "
                  f"{last['quality']['bytes_in'] / 1e6 / sec['quality'] / args.workers:.2f} | |")
-    lines.append(f"| curate chain | {docs:,} | {last['quality']['kept']:,} | {chain_s:.1f} | "
+    lines.append(f"| curate perplexity (annotates; on quality's {last['perplexity']['in']:,}) | "
+                 f"{last['perplexity']['in']:,} | {last['perplexity']['kept']:,} | {sec['perplexity']:.1f} | "
+                 f"{last['perplexity']['in'] / sec['perplexity'] / args.workers:,.0f} | "
+                 f"{last['perplexity']['bytes_in'] / 1e6 / sec['perplexity'] / args.workers:.2f} | |")
+    lines.append(f"| curate chain langid + quality | {docs:,} | {last['quality']['kept']:,} | {chain_s:.1f} | "
                  f"{docs / chain_s / args.workers:,.0f} | {text_mb / chain_s / args.workers:.2f} | "
                  f"{statistics.median(r['rss'] for r in runs):,.0f} |")
     agreement = ""
@@ -122,7 +130,7 @@ def main() -> None:
                      f"{dt['docs_per_s_per_core']:,.0f} | {dt['mb_per_s'] / args.workers:.2f} | {dt['peak_rss_mib']:,.0f} |")
         ratio = (docs / chain_s / args.workers) / dt["docs_per_s_per_core"]
         dt_kept = {i for f in (WORK / "dt" / "filter").rglob("*.parquet") for i in pq.read_table(f, columns=["id"])["id"].to_pylist()}
-        our_kept = ids(last["out"] / "02-quality" / "kept")
+        our_kept = ids(last["out"] / "02-quality" / "kept")  # perplexity only annotates
         only_ours, only_theirs = our_kept - dt_kept, dt_kept - our_kept
         our_reason = {}
         for stage in ("01-langid", "02-quality"):
