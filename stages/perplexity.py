@@ -50,9 +50,12 @@ class PerplexityConfig:
     max_perplexity: dict[str, float] = field(default_factory=dict)
     # Buckets kept (CCNet's head/middle/tail by the reference cut-offs); others: `perplexity_bucket`.
     keep_buckets: list[str] = field(default_factory=lambda: list(BUCKETS))
+    # Per-language overrides of keep_buckets, e.g. {en: [head, middle]}.
+    keep_buckets_by_language: dict[str, list[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        bad = [b for b in self.keep_buckets if b not in BUCKETS]
+        chosen = [*self.keep_buckets, *(b for v in self.keep_buckets_by_language.values() for b in v)]
+        bad = [b for b in chosen if b not in BUCKETS]
         if bad:
             raise ConfigError(f"keep_buckets: unknown bucket {bad[0]!r} (buckets: {', '.join(BUCKETS)})")
 
@@ -101,7 +104,8 @@ class Perplexity(Stage):
         limits = np.array([self.config.max_perplexity.get(l, np.inf) for l in langs])
         table = batch.append_column("perplexity", pa.array(ppl, pa.float32(), from_pandas=True))
         table = table.append_column("ppl_bucket", pa.array(bucket, pa.string()))
-        keep = set(self.config.keep_buckets)
+        cfg = self.config
+        keep = [set(cfg.keep_buckets_by_language.get(l, cfg.keep_buckets)) for l in langs]
         rules = [(pa.array(ppl > limits), "perplexity"),
-                 (pa.array([b is not None and b not in keep for b in bucket]), "perplexity_bucket")]
+                 (pa.array([b is not None and b not in k for b, k in zip(bucket, keep)]), "perplexity_bucket")]
         return Decisions(table, first_reason(rules, n))

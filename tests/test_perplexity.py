@@ -46,7 +46,7 @@ def test_clean_prose_scores_lower_than_web_boilerplate():
 @needs_model
 def test_stage_scores_english_only_and_filters_by_bucket_and_limit(tmp_path):
     stages = [{"name": "read"}, {"name": "langid"},
-              {"name": "perplexity", "models_dir": str(MODEL.parent), "keep_buckets": ["head", "middle"],
+              {"name": "perplexity", "models_dir": str(MODEL.parent), "keep_buckets_by_language": {"en": ["head", "middle"]},
                "max_perplexity": {"en": 2000.0}}]
     cfg = make_config(tmp_path / "o", [str(SAMPLE / "books"), str(SAMPLE / "manpages")], stages, executor="inline")
     run = run_pipeline(cfg)[-1]
