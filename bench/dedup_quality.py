@@ -22,7 +22,6 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 

@@ -12,10 +12,8 @@ label) and the langid stage's prediction with the script check. Also per confusa
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import xml.etree.ElementTree as ET
-from collections import defaultdict
 from pathlib import Path
 
 import pyarrow as pa

@@ -6,7 +6,6 @@ and forum text. Needs `make lm`; reads NLTK's webtext from ../shared/data where 
 """
 from __future__ import annotations
 
-import io
 import json
 import sys
 import zipfile

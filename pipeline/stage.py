@@ -130,12 +130,6 @@ class GlobalContext:
         seconds[method] = round(seconds.get(method, 0.0) + time.perf_counter() - t0, 3)
         return out
 
-    @property
-    def decisions(self) -> str:
-        """Where `analyze` leaves decisions: shuffle step "decisions", bucket = part number, with
-        columns `_row` (int64), `reject_reason` (string) and the stage's `decision_columns`."""
-        return self.work
-
 
 class GlobalStage(Stage):
     """A stage whose decisions depend on all documents (deduplication)."""
@@ -144,6 +138,10 @@ class GlobalStage(Stage):
     decision_columns: ClassVar[dict[str, tuple[pa.DataType, Any]]] = {}
 
     def analyze(self, ctx: GlobalContext) -> None:
+        """Decide on every document; leave the decisions in `ctx.work` with
+        `write_buckets(table, part_numbers, ctx.work, "decisions", source)`: columns `_row`
+        (int64, row within the part), `reject_reason` (null = kept) and `decision_columns`.
+        Rows without a decision are kept with the columns' defaults."""
         raise NotImplementedError
 
     def process(self, batch: pa.Table) -> Decisions:  # pragma: no cover - the runner applies decisions

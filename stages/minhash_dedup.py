@@ -14,7 +14,6 @@
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,8 +27,6 @@ from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
 from pipeline.stage import GlobalContext, GlobalStage, register
-
-log = logging.getLogger("curate")
 
 EDGES = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
 # `rank`: a hash of the document id, so a band group's centre does not depend on input order
@@ -122,7 +119,6 @@ def shingles(word_hash: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.nda
     starts = offsets[:-1]
     per_doc = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
     total = int(per_doc.sum())
-    doc = np.repeat(np.arange(len(counts)), per_doc)
     first = np.repeat(starts, per_doc)
     pos = first + (np.arange(total) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc))
     end = np.repeat(starts + counts, per_doc)
@@ -135,7 +131,6 @@ def shingles(word_hash: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.nda
     h = mix64(h)
     h32 = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
     out_offsets = np.concatenate([[0], np.cumsum(per_doc)])
-    del doc
     return h32, out_offsets
 
 

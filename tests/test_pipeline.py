@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,7 +19,7 @@ from pipeline.runner import run_pipeline
 from pipeline.stage import Decisions, Stage, register
 from pipeline.stats import AccountingError
 from pipeline.work import StageError
-from tests.conftest import REPO, SAMPLE, make_config, tree_digest
+from tests.conftest import SAMPLE, make_config, tree_digest
 
 STAGES = [{"name": "read", "unit_bytes": 1 << 20, "part_rows": 400}, {"name": "normalize"}]
 

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.config import InputSpec
-from pipeline.readers import FileRef, ReadOptions, expand_inputs, read_file
+from pipeline.readers import ReadOptions, expand_inputs, read_file
 from pipeline.schema import BASE_COLUMNS, REJECT_REASON
 from stages.read import Read, ReadConfig
 from tests.conftest import SAMPLE

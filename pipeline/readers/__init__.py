@@ -8,7 +8,7 @@ New formats (WARC, WET, HTML) register here with `@register_reader` and nothing 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
