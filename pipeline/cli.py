@@ -15,7 +15,9 @@ examples:
   curate run configs/default.yaml --only normalize one stage (its input stage must be committed)
   curate run configs/default.yaml --from normalize redo a stage and everything after it
   curate stage normalize --input docs.jsonl.zst --output out/try --set unicode_form=NFKC
+  curate stage minhash_dedup --input shards/ --output out/dd --set threshold=0.8
   curate stats out/default                         documents in / kept / rejected per stage
+  curate stats out/default --html report.html      the same as a self-contained HTML report
 
 Outputs: OUT/NN-<stage>/{kept,rejected}/part-*.parquet, stats.json, _SUCCESS (written last).
 A re-run skips committed stages whose config and input are unchanged and redoes the rest.
