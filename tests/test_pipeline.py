@@ -218,3 +218,26 @@ def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
     for stats in out.glob("*/stats.json"):
         s = json.loads(stats.read_text())
         assert s["in"] == s["kept"] + s["rejected_total"]
+
+
+@pytest.mark.slow
+def test_a_ray_worker_killed_mid_stage_is_retried_with_identical_output(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"input: [{SAMPLE}]\nworkers: 2\nstages:\n"
+                      "  - {name: read, unit_bytes: 300000, part_rows: 200}\n  - {name: quality}\n")
+    cmd = [sys.executable, "-m", "pipeline.cli", "-q", "run", str(config), "--output"]
+    subprocess.run(cmd + [str(tmp_path / "ref"), "--inline"], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(cmd + [str(out)], start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not any((out / ".01-quality.tmp/kept").glob("*.parquet")):  # mid-stage: some units done
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.01)
+    workers = [pid for pid in _session_pids(proc.pid)
+               if b"_StageWorker" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+    assert workers, "no stage worker found"
+    os.kill(workers[0], signal.SIGKILL)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-2000:]
+    assert tree_digest(out) == tree_digest(tmp_path / "ref")
