@@ -38,13 +38,14 @@ def _summary(values: np.ndarray, log: bool = False) -> dict:
             "hist": hist.tolist(), "edges": [float(e) for e in edges], "log_bins": log}
 
 
-def _column_values(files: list[Path], column: str) -> np.ndarray | None:
+def _column_values(files: dict[Path, set[str]], column: str) -> np.ndarray | None:
+    """Values of `column` over the files (with their column names) that have it, as floats."""
     chunks = []
-    for f in files:
+    for f, names in files.items():
         if column == "length":
             t = pq.read_table(f, columns=["text"])
             chunks.append(pc.utf8_length(t.column("text")).to_numpy(zero_copy_only=False).astype(float))
-        elif column in pq.read_schema(f).names:
+        elif column in names:
             col = pq.read_table(f, columns=[column]).column(column)
             chunks.append(np.asarray(pc.cast(col, "float64").to_numpy(zero_copy_only=False), dtype=float))
     return np.concatenate(chunks) if chunks else None
@@ -56,10 +57,11 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
     last = out / stages[-1][0]
     final = sorted((last / "shards").glob("train-*.parquet")) or sorted((last / "kept").glob("*.parquet"))
     data["final"] = {"from": str(final[0].parent.relative_to(out)) if final else None, "columns": {}}
-    names = set().union(*(pq.read_schema(f).names for f in final)) if final else set()
+    schemas = {f: set(pq.read_schema(f).names) for f in final}
+    names = set().union(*schemas.values())
     counts = sorted(n for n in names if n.startswith("pii_") or n.endswith("_count"))
     for column in ("length", *SCORE_COLUMNS, *counts):
-        values = _column_values(final, column)
+        values = _column_values(schemas, column)
         if values is not None and len(values):
             data["final"]["columns"][column] = _summary(values, log=column in ("length", "perplexity"))
     manifests = sorted(out.glob("*/manifest.json"))

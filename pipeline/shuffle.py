@@ -69,7 +69,9 @@ def write_buckets(table: pa.Table, dest: np.ndarray, directory: str | Path, step
         os.replace(tmp, target)
 
 
-def read_bucket(directory: str | Path, step: str, bucket: int, schema: pa.Schema) -> pa.Table:
+def read_bucket(directory: str | Path, step: str, bucket: int, schema: pa.Schema | None) -> pa.Table | None:
+    """All files of one bucket, in name order; an empty bucket is `schema`'s empty table (None
+    when no schema is given)."""
     folder = Path(directory) / step / f"b{bucket:05d}"
     files = sorted(folder.glob("s*.arrow")) if folder.is_dir() else []
     tables = []
@@ -77,7 +79,7 @@ def read_bucket(directory: str | Path, step: str, bucket: int, schema: pa.Schema
         with pa.memory_map(str(f)) as src:
             tables.append(pa.ipc.open_file(src).read_all())
     if not tables:
-        return schema.empty_table()
+        return None if schema is None else schema.empty_table()
     # parts from different inputs may differ in their extra columns: union them
     return pa.concat_tables(tables, promote_options="permissive").combine_chunks()
 

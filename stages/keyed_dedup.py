@@ -11,6 +11,7 @@ from typing import ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from pipeline.hashing import hash128
@@ -49,7 +50,7 @@ class KeyedDedup(GlobalStage):
             hi, lo, valid = hash128(self.keys(table))
             gids = make_gids(part, start, table.num_rows)
             start += table.num_rows
-            length = pa.compute.binary_length(table.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
+            length = pc.binary_length(table.column("text")).to_numpy(zero_copy_only=False).astype(np.int64)
             idx = np.flatnonzero(valid)
             pieces.append(pa.table({"key_hi": hi[idx], "key_lo": lo[idx], "gid": gids[idx],
                                     "id": table.column("id").take(pa.array(idx)),

@@ -32,7 +32,7 @@ from pipeline.config import ConfigError
 from pipeline.hashing import hash64
 from pipeline.parts import COMPRESSION, COMPRESSION_LEVEL, sha256_file
 from pipeline.schema import REJECT_REASON
-from pipeline.shuffle import make_gids, mix64, write_buckets
+from pipeline.shuffle import make_gids, mix64, read_bucket, write_buckets
 from pipeline.stage import GlobalContext, GlobalStage, register
 
 AXES = ("source", "language", "period")
@@ -265,14 +265,9 @@ class Mix(GlobalStage):
 
     def write_shard(self, split: str, k: int, bucket: int, work: str, output: str) -> dict | None:
         """Shard `split`-k from shuffle bucket `bucket`, in its hash order, as zstd Parquet."""
-        folder = Path(work) / "shards" / f"b{bucket:05d}"
-        tables = []
-        for f in sorted(folder.glob("s*.arrow")) if folder.is_dir() else []:
-            with pa.memory_map(str(f)) as src:
-                tables.append(pa.ipc.open_file(src).read_all())
-        if not tables:
+        t = read_bucket(work, "shards", bucket, None)  # copies carry each input's own columns
+        if t is None:
             return None
-        t = pa.concat_tables(tables, promote_options="permissive")
         t = t.take(pc.sort_indices(t, sort_keys=[("_order", "ascending"), ("_gid", "ascending")]))
         tokens_by = {}
         toks = self.tokens(t)
