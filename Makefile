@@ -9,20 +9,29 @@ RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
 STAGE_TARGETS = read normalize langid quality perplexity url-dedup exact-dedup minhash-dedup mix
+# the language model trained on the mix shards: tokenizer, token files, GPT, samples
+TRAIN_CONFIG ?= configs/train-demo.yaml
+# ranks for torchrun: one per GPU where there are GPUs, else 2 CPU ranks
+NPROC ?= $(shell $(BIN)/python -c "import torch; print(torch.cuda.device_count() or 2)")
+LM_TARGETS = tokenizer tokenize train sample
 
-.PHONY: help setup lm run test test-fast bench stats clean sample $(STAGE_TARGETS)
+.PHONY: help setup lm run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
 	@echo "make test       set up, then run the test suite (slow tests included)"
 	@echo "make test-fast  the test suite without tests marked slow"
 	@echo "make <stage>    one stage of $(CONFIG): $(STAGE_TARGETS)"
+	@echo "make tokenizer  train the byte-level BPE on the mix stage's train shards ($(TRAIN_CONFIG))"
+	@echo "make tokenize   encode train/val shards into token files (Ray-parallel)"
+	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
+	@echo "make sample     generate text from the newest checkpoint"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
 	@echo "make bench      throughput vs plain pyarrow and vs datatrove, dedup and langid quality (needs ../shared)"
-	@echo "make sample     rebuild data/sample/corpus from ../shared/data"
+	@echo "make sample-corpus  rebuild data/sample/corpus from ../shared/data"
 	@echo "make clean      remove $(OUT) and caches (keeps $(VENV))"
-	@echo "variables: CONFIG=... OUT=... PYTHON=..."
+	@echo "variables: CONFIG=... OUT=... PYTHON=... TRAIN_CONFIG=... NPROC=..."
 
 setup: $(STAMP)
 
@@ -44,6 +53,20 @@ $(LM): $(STAMP) scripts/build_lm.py data/reference/reference-en.jsonl.zst
 run: setup lm
 	$(RUN)
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
+	$(MAKE) --no-print-directory tokenizer tokenize train sample
+
+tokenizer: setup
+	$(BIN)/python -m tokenizer.bpe --config $(TRAIN_CONFIG)
+
+tokenize: setup
+	$(BIN)/python -m tokenizer.encode --config $(TRAIN_CONFIG)
+
+train: setup
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/torchrun --standalone --nproc_per_node=$(NPROC) \
+		-m trainer.train --config $(TRAIN_CONFIG)
+
+sample: setup
+	$(BIN)/python -m trainer.sample --config $(TRAIN_CONFIG)
 
 # One target per stage: runs it alone (its input stage must be committed already).
 $(STAGE_TARGETS): setup lm
@@ -65,7 +88,7 @@ bench: setup
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/langid_accuracy.py
 
-sample: setup
+sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py
 
 clean:

@@ -95,6 +95,22 @@ class RayPool:
         return out
 
 
+def init_ray(num_cpus: int | None = None) -> bool:
+    """Connect to RAY_ADDRESS, else start local Ray; True when this call started it."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    address = os.environ.get("RAY_ADDRESS")
+    if not address:
+        # Local runs need no auth token file; a cluster keeps whatever it is set up with.
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(address=address or None, num_cpus=None if address else num_cpus,
+             include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
+    log.info("ray: %s", "cluster at " + address if address else "local instance")
+    return True
+
+
 class RayExecutor:
     """Actor pools per stage; connects to RAY_ADDRESS when set, else starts local Ray."""
 
@@ -104,16 +120,7 @@ class RayExecutor:
         import ray
 
         self.ray = ray
-        self._started_here = False
-        if not ray.is_initialized():
-            address = os.environ.get("RAY_ADDRESS")
-            if not address:
-                # Local runs need no auth token file; a cluster keeps whatever it is set up with.
-                os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-            ray.init(address=address or None, num_cpus=None if address else num_cpus,
-                     include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
-            self._started_here = True
-            log.info("ray: %s", "cluster at " + address if address else "local instance")
+        self._started_here = init_ray(num_cpus)
 
     def workers_for(self, resources, requested: int | None, units: int) -> int:
         if requested is None:
