@@ -4,6 +4,7 @@ extraction by a selectable extractor (resiliparse or trafilatura; see README "We
 from __future__ import annotations
 
 import codecs
+import logging
 import re
 from typing import Callable
 
@@ -83,6 +84,9 @@ def _resiliparse(html: str) -> str:
 
 def _trafilatura(html: str, fast: bool = True) -> str:
     import trafilatura
+
+    # it logs a warning per page it finds nothing in; that page is already a `no_text` rejection
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)
 
     # fast=True skips the readability/justext fallbacks: F1 0.919 vs 0.924, 35 % more pages/s
     return trafilatura.extract(html, include_comments=False, include_tables=True, deduplicate=False,

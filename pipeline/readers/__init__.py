@@ -43,11 +43,13 @@ class ReadOptions:
     batch_bytes: int = 64 << 20
     # Text files larger than this are not loaded whole: their head is kept for the record.
     max_file_bytes: int = 64 << 20
+    # Main-text extractor for HTML (WARC responses, .html files): a key of pipeline.html.EXTRACTORS.
+    html_extractor: str = "trafilatura"
 
 
 Reader = Callable[[FileRef, ReadOptions], Iterator[pa.Table]]
 _READERS: list[tuple[str, Reader]] = []
-_FORMAT_MODULES = ("jsonl", "parquet", "text")
+_FORMAT_MODULES = ("jsonl", "parquet", "text", "warc", "html")
 
 
 def register_reader(*suffixes: str) -> Callable[[Reader], Reader]:
@@ -117,9 +119,10 @@ def expand_inputs(specs: list[tuple[str, str | None]]) -> list[FileRef]:
 class RowBuffer:
     """Accumulates documents of one file and emits them as base-schema tables."""
 
-    def __init__(self, ref: FileRef, opts: ReadOptions) -> None:
-        self.ref, self.opts = ref, opts
-        self.cols: dict[str, list] = {n: [] for n in (*BASE_SCHEMA.names, REJECT_REASON)}
+    def __init__(self, ref: FileRef, opts: ReadOptions, columns: tuple[str, ...] = ()) -> None:
+        """`columns`: extra string columns this reader fills (web readers: charset, html_lang)."""
+        self.ref, self.opts, self.extra = ref, opts, columns
+        self.cols: dict[str, list] = {n: [] for n in (*BASE_SCHEMA.names, *columns, REJECT_REASON)}
         self.nbytes = 0
 
     def __len__(self) -> int:
@@ -127,8 +130,10 @@ class RowBuffer:
 
     def add(self, doc_id: str, text: str, url: str | None = None, source: str | None = None,
             timestamp: str | None = None, metadata: dict | None = None,
-            reason: str | None = None) -> None:
+            reason: str | None = None, columns: dict | None = None) -> None:
         c = self.cols
+        for name in self.extra:
+            c[name].append((columns or {}).get(name))
         c["id"].append(doc_id)
         c["text"].append(text)
         c["url"].append(url)
@@ -139,15 +144,16 @@ class RowBuffer:
         c[REJECT_REASON].append(reason)
         self.nbytes += len(text)
 
-    def reject(self, doc_id: str, text: str, reason: str, metadata: dict | None = None) -> None:
-        self.add(doc_id, text, metadata=metadata, reason=reason)
+    def reject(self, doc_id: str, text: str, reason: str, metadata: dict | None = None, **fields) -> None:
+        self.add(doc_id, text, metadata=metadata, reason=reason, **fields)
 
     def full(self) -> bool:
         return len(self) >= self.opts.batch_rows or self.nbytes >= self.opts.batch_bytes
 
     def flush(self) -> Iterator[pa.Table]:
         if len(self):
-            schema = BASE_SCHEMA.append(pa.field(REJECT_REASON, pa.string()))
+            schema = pa.schema([*BASE_SCHEMA, *(pa.field(n, pa.string()) for n in self.extra),
+                                pa.field(REJECT_REASON, pa.string())])
             yield pa.table(self.cols, schema=schema)
             self.cols = {n: [] for n in self.cols}
             self.nbytes = 0
