@@ -11,7 +11,8 @@ not. The corpus is built so that every stage has real work to do:
 - many languages: Debian handbook and man pages in 9 languages, fortunes in 6;
 - boilerplate: handbook navigation, Project Gutenberg licence headers, man-page sections;
 - e-mail addresses and other PII: man-page authors, NeMo-Curator's PII test lines;
-- every reader: JSONL (.gz, .zst), Parquet, and a directory of plain-text files.
+- every reader: JSONL (.gz, .zst), Parquet, a directory of plain-text files, WARC and WET files
+  as Common Crawl ships them, and directories of raw HTML pages.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import gzip
 import json
 import random
 import re
+import shutil
 import tarfile
 from html.parser import HTMLParser
 from pathlib import Path
@@ -128,6 +130,45 @@ def handbook(data: Path, out: Path) -> None:
     for r in records[:: len(HANDBOOK_PAGES) + 1]:
         records.append({**r, "id": r["id"] + "?recrawl", "url": r["url"] + "?utm_source=feed&utm_medium=rss#top"})
     write_jsonl(out / "handbook/handbook.jsonl.gz", records)
+
+
+CRAWL_FILES = {  # cc-warc-samples file -> name in corpus/crawl/
+    "resiliparse/warcfile.warc.gz": "warc/CC-MAIN-2020-34-sample.warc.gz",
+    "dolma/sample-0000.warc.gz": "warc/dolma-2024-sample-0000.warc.gz",
+    "dolma/sample-0001.warc.gz": "warc/dolma-2024-sample-0001.warc.gz",
+    "whirlwind/whirlwind.warc.gz": "warc/CC-MAIN-2024-22-escopete.warc.gz",
+    "warcio/example.warc.gz": "warc/warcio-example.warc.gz",
+    "warcio/example-iana.org-chunked.warc": "warc/warcio-iana-chunked.warc",
+    "whirlwind/whirlwind.warc.wet": "wet/CC-MAIN-2024-22-escopete.warc.wet",
+    "cc_net/sample.warc.txt": "wet/CC-MAIN-2019-13-ccnet-sample.warc.txt",
+}
+HANDBOOK_HTML_LANGS = ["en-US", "it-IT", "nl-NL", "pl-PL"]
+HANDBOOK_HTML_PAGES = ["sect.apt-get", "sect.backup", "sect.creating-accounts", "sect.after-first-boot",
+                       "sect.apparmor", "sect.automatic-upgrades"]
+
+
+def crawl(data: Path, out: Path) -> None:
+    """Common Crawl WARC and WET files, byte for byte as their upstream test suites ship them."""
+    for src, dest in CRAWL_FILES.items():
+        (out / "crawl" / dest).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(data / "cc-warc-samples" / src, out / "crawl" / dest)
+
+
+def html_pages(data: Path, out: Path) -> None:
+    """Raw HTML as a site mirror holds it: Python tutorial pages, Debian handbook sections."""
+    with tarfile.open(data / "web-html/python3.11-doc/python3.11-doc-html.tar.xz") as tar:
+        for m in tar:
+            if m.isfile() and re.fullmatch(r"\./html/tutorial/[a-z0-9]+\.html", m.name):
+                dest = out / "pydoc" / Path(m.name).name
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(tar.extractfile(m).read())
+    wanted = {f"html/{lang}/{page}.html" for lang in HANDBOOK_HTML_LANGS for page in HANDBOOK_HTML_PAGES}
+    with tarfile.open(data / "web-html/debian-handbook/debian-handbook-html-24lang.tar.xz") as tar:
+        for m in tar:
+            if m.name in wanted:
+                dest = out / "handbook-html" / m.name.removeprefix("html/")
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(tar.extractfile(m).read())
 
 
 # ------------------------------------------------------------------------------- manpages
@@ -276,7 +317,7 @@ def main() -> None:
     data, out = Path(args.data), Path(args.out)
     if not data.is_dir():
         raise SystemExit(f"{data}: not found; pass --data PATH/TO/shared/data")
-    for build in (web, handbook, manpages, fortunes, books, wiki):
+    for build in (web, crawl, html_pages, handbook, manpages, fortunes, books, wiki):
         build(data, out)
         print(f"built {build.__name__}")
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

@@ -189,11 +189,13 @@ def test_decode_and_lang_helpers():
     assert html_lang('<html class="x" lang="pt_BR">') == "pt-BR" and html_lang("<html>") is None
 
 
-def test_bundled_web_samples_read_cleanly():
-    web = SAMPLE / "webcrawl"
-    if not web.exists():
-        pytest.skip("bundled WARC/WET/HTML samples not built yet")
-    t = read_all(web)
+@pytest.mark.parametrize("part,min_kept", [("crawl", 50), ("pydoc", 17), ("handbook-html", 24)])
+def test_bundled_web_samples_read_cleanly(part, min_kept):
+    t = read_all(SAMPLE / part)
     r = reasons(t)
-    assert not {"corrupt_record", "truncated_input"} & set(r)
-    assert r[None] >= 20
+    assert not {"corrupt_record", "truncated_input", "undecodable"} & set(r), r
+    assert r[None] >= min_kept, r
+    if part != "crawl":
+        assert t.column("charset").null_count == 0
+    if part == "pydoc":  # the handbook's XHTML declares no lang
+        assert set(t.column("html_lang").to_pylist()) == {"en"}
