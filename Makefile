@@ -87,6 +87,8 @@ bench: setup
 	$(BIN)/python bench/dedup_quality.py
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/langid_accuracy.py
+	$(BIN)/python bench/extract_eval.py
+	$(BIN)/python bench/bench_web.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

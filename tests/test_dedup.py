@@ -51,7 +51,10 @@ def test_sample_dedup_chain_removes_planted_duplicates(tmp_path):
     assert url["wiki/000/recrawl"] == "wiki/000" and url["wiki/000"] is None
     recrawls = [i for i in url if i.endswith("?recrawl")]
     assert recrawls and all(url[i] == i.removesuffix("?recrawl") for i in recrawls)
-    assert sum(v is not None for v in url.values()) == 16
+    # from the bundled crawls: one page in a WARC and in its WET, one page crawled three times
+    crawl_dups = {k: v for k, v in url.items() if v is not None and k.startswith("urn:uuid:")}
+    assert len(crawl_dups) == 3 and len(set(crawl_dups.values())) == 2
+    assert sum(v is not None for v in url.values()) == 16 + 3
     # exact copies of fortunes under other ids: the original (smaller id) stays
     mirrors = [i for i in exact if i.endswith("/mirror")]
     assert len(mirrors) == 60 and all(exact[m] == m.removesuffix("/mirror") for m in mirrors)
@@ -64,6 +67,8 @@ def test_sample_dedup_chain_removes_planted_duplicates(tmp_path):
             continue
         if doc.startswith("wiki"):
             assert doc[-3:] == keeper[-3:]
+        elif "handbook-html" in doc:  # an untranslated locale repeats the English section
+            assert doc.rsplit("/", 1)[1] == keeper.rsplit("/", 1)[1]
         else:
             assert re.sub(r"(ls|dir|vdir)\.1$", "", doc) == re.sub(r"(ls|dir|vdir)\.1$", "", keeper)
     assert 5 <= sum(v is not None for v in near.values()) <= 40
