@@ -8,7 +8,7 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize langid quality perplexity url-dedup exact-dedup minhash-dedup mix
+STAGE_TARGETS = read normalize langid quality perplexity url-dedup exact-dedup minhash-dedup pii mix
 # the language model trained on the mix shards: tokenizer, token files, GPT, samples
 TRAIN_CONFIG ?= configs/train-demo.yaml
 # ranks for torchrun: one per GPU where there are GPUs, else 2 CPU ranks
@@ -89,6 +89,7 @@ bench: setup
 	$(BIN)/python bench/langid_accuracy.py
 	$(BIN)/python bench/extract_eval.py
 	$(BIN)/python bench/bench_web.py
+	$(BIN)/python bench/pii_eval.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

@@ -43,9 +43,24 @@ def new_tokenizer() -> Tokenizer:
     return tok
 
 
+def resolve_shards(shards: str | Path) -> Path:
+    """The shard directory; a pattern (`out/default/*-mix/shards`) must match exactly one, so a
+    config survives stages being added before mix."""
+    text = str(shards)
+    if not any(c in text for c in "*?["):
+        return Path(text)
+    import glob
+
+    matches = sorted(glob.glob(text))
+    if len(matches) != 1:
+        raise FileNotFoundError(f"shards: {text!r} matches {len(matches)} directories "
+                                f"({', '.join(matches) or 'none: run `make run` or `make mix` first'})")
+    return Path(matches[0])
+
+
 def shard_paths(shards: str | Path, split: str) -> list[Path]:
     """`split-*.parquet` under `shards`, in name order; a clear error when there are none."""
-    shards = Path(shards)
+    shards = resolve_shards(shards)
     paths = sorted(shards.glob(f"{split}-*.parquet"))
     if not paths:
         raise FileNotFoundError(

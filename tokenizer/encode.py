@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from pipeline.parts import atomic_write_bytes
-from tokenizer.bpe import EOT, eot_id, load, shard_paths
+from tokenizer.bpe import EOT, eot_id, load, resolve_shards, shard_paths
 
 log = logging.getLogger("curate.tokenize")
 
@@ -52,7 +52,7 @@ class Unit:
 def plan_units(shards: str | Path) -> list[Unit]:
     units: list[Unit] = []
     for split in SPLITS:
-        paths = shard_paths(shards, split) if split == "train" else sorted(Path(shards).glob("val-*.parquet"))
+        paths = shard_paths(shards, split) if split == "train" else sorted(resolve_shards(shards).glob("val-*.parquet"))
         k = 0
         for path in paths:
             for rg in range(pq.ParquetFile(path).num_row_groups):

@@ -111,7 +111,7 @@ class SampleConfig:
 @dataclass
 class RunConfig:
     # Parquet shards with a `text` column: train-*.parquet and val-*.parquet (the mix stage's output).
-    shards: str = "out/default/08-mix/shards"
+    shards: str = "out/default/*-mix/shards"
     # tokenizer.json, tokens/ and checkpoints/ go here.
     out: str = "out/default/lm"
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)

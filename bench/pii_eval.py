@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Recall of the pii stage per entity type, and its speed with and without the prefilter.
+
+    python bench/pii_eval.py [--generated 200] [--docs 3000]
+
+Labelled sets:
+- `../shared/data/pii/nemo-curator/*.txt`: NeMo Curator's inline-tagged test lines (<email>,
+  <phone_number>, <ssn>, <credit_card_number>, <ip_address>; addresses, names and birth dates
+  are not among the pattern entities and are not scored). Skipped where absent.
+- generated: `--generated` values per entity, valid by construction (Luhn card numbers, IBAN
+  check digits, phone numbers valid for their region in national, international and E.164
+  formats, SSNs with valid areas), placed in sentences with and without context words. Seeded;
+  the same every run.
+A gold span is found when a span of the same type covers it (one character of slack at each
+end for brackets). Writes bench/PII.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+SHARED = Path(os.environ.get("CURATE_SHARED", REPO.parent / "shared")) / "data/pii"
+
+TAGS = {"email": "EMAIL_ADDRESS", "phone_number": "PHONE_NUMBER", "ssn": "US_SSN",
+        "credit_card_number": "CREDIT_CARD", "ip_address": "IP_ADDRESS"}
+Case = tuple[str, list[tuple[int, int, str]]]  # text, gold spans (start, end, entity)
+
+
+def nemo_cases(root: Path = SHARED / "nemo-curator") -> list[Case]:
+    cases = []
+    tag = re.compile(r"<(\w+)>(.*?)</\1>")
+    for path in sorted(root.glob("*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text, gold, pos = "", [], 0
+            for m in tag.finditer(line):
+                text += line[pos:m.start()]
+                start = len(text)
+                text += m.group(2)
+                if m.group(1) in TAGS:
+                    gold.append((start, len(text), TAGS[m.group(1)]))
+                pos = m.end()
+            text += line[pos:]
+            if gold:
+                cases.append((text, gold))
+    return cases
+
+
+def _luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice("0123456789") for _ in range(length - len(prefix) - 1))
+    total = 0
+    for i, d in enumerate(reversed(body)):
+        n = int(d) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return body + str((10 - total % 10) % 10)
+
+
+def _iban(country: str, bban: str) -> str:
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    return f"{country}{98 - int(digits) % 97:02d}{bban}"
+
+
+def _values(entity: str, k: int, rng: random.Random) -> list[tuple[str, bool]]:
+    """(value, wants context) pairs: about a third are placed without any context word."""
+    out = []
+    if entity == "EMAIL_ADDRESS":
+        locals_ = ["john.doe", "j.smith+news", "maria_garcia", "info", "k.nakamura", "dev-team", "a.b.c", "Zoe.Miller"]
+        hosts = ["example.com", "mail.uni-heidelberg.de", "gmail.com", "company.co.uk", "startup.io",
+                 "posteo.net", "studio.berlin", "gov.in", "orange.fr", "lists.debian.org"]
+        out = [(f"{rng.choice(locals_)}{rng.randrange(100)}@{rng.choice(hosts)}", False) for _ in range(k)]
+    elif entity == "PHONE_NUMBER":
+        import phonenumbers as pn
+        from phonenumbers import PhoneNumberFormat as F, PhoneNumberType as T
+
+        regions = ["US", "GB", "DE", "FR", "ES", "IT", "NL", "PL", "IN", "AU", "CA", "BR", "JP", "IE", "CH", "SE"]
+        fmts = [F.INTERNATIONAL, F.NATIONAL, F.E164]
+        while len(out) < k:
+            region = rng.choice(regions)
+            ex = pn.example_number_for_type(region, rng.choice([T.FIXED_LINE, T.MOBILE]))
+            if ex is None:
+                continue
+            digits = str(ex.national_number)
+            num = pn.parse(digits[:-4] + f"{rng.randrange(10000):04d}", region)
+            if not pn.is_valid_number(num):
+                continue
+            fmt = rng.choice(fmts)
+            if region == "US" and rng.random() < 0.4:
+                d = str(num.national_number)
+                out.append((rng.choice([f"({d[:3]}) {d[3:6]}-{d[6:]}", f"{d[:3]}.{d[3:6]}.{d[6:]}",
+                                        f"{d[:3]}-{d[3:6]}-{d[6:]}"]), True))
+            else:
+                out.append((pn.format_number(num, fmt), fmt == F.NATIONAL))
+    elif entity == "IP_ADDRESS":
+        for _ in range(k):
+            if rng.random() < 0.7:
+                out.append((".".join(str(rng.randrange(1, 255)) for _ in range(4)), False))
+            else:
+                groups = [f"{rng.randrange(65536):x}" for _ in range(8)]
+                out.append((":".join(groups) if rng.random() < 0.5 else f"2001:db8:{groups[2]}::{groups[7]}", False))
+    elif entity == "CREDIT_CARD":
+        for _ in range(k):
+            kind = rng.choice(["visa", "mc", "amex", "discover"])
+            num = {"visa": lambda: _luhn_complete("4", 16, rng), "mc": lambda: _luhn_complete("5" + str(rng.randrange(1, 6)), 16, rng),
+                   "amex": lambda: _luhn_complete(rng.choice(["34", "37"]), 15, rng),
+                   "discover": lambda: _luhn_complete("6011", 16, rng)}[kind]()
+            sep = rng.choice(["", " ", "-"])
+            groups = [num[:4], num[4:10], num[10:]] if kind == "amex" else [num[i:i + 4] for i in range(0, 16, 4)]
+            out.append((sep.join(groups), False))
+    elif entity == "IBAN_CODE":
+        for _ in range(k):
+            country, n = rng.choice([("DE", 18), ("FR", 23), ("ES", 20), ("IT", 23), ("NL", 14), ("BE", 12),
+                                     ("CH", 17), ("PL", 24), ("GB", 18)])
+            if country == "GB":
+                bban = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(4)) + \
+                    "".join(rng.choice("0123456789") for _ in range(14))
+            elif country == "NL":
+                bban = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(4)) + \
+                    "".join(rng.choice("0123456789") for _ in range(10))
+            elif country == "IT":
+                bban = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") + "".join(rng.choice("0123456789") for _ in range(22))
+            else:
+                bban = "".join(rng.choice("0123456789") for _ in range(n))
+            iban = _iban(country, bban)
+            spaced = " ".join(iban[i:i + 4] for i in range(0, len(iban), 4))
+            out.append((spaced if rng.random() < 0.5 else iban, False))
+    elif entity == "US_SSN":
+        for _ in range(k):
+            area = rng.choice([a for a in range(1, 900) if a != 666])
+            s = f"{area:03d}{rng.randrange(1, 100):02d}{rng.randrange(1, 10000):04d}"
+            style = rng.randrange(3)
+            out.append(({0: f"{s[:3]}-{s[3:5]}-{s[5:]}", 1: f"{s[:3]} {s[3:5]} {s[5:]}", 2: s}[style], style == 2))
+    return out
+
+
+TEMPLATES = {
+    "EMAIL_ADDRESS": (["Write to me at {} if you have questions.", "Contact email: {}"],
+                      ["Thanks to {} for the patch.", "Reported by {} on the list."]),
+    "PHONE_NUMBER": (["You can call me at {} after six.", "Phone: {} (office hours only)", "Tel. {}"],
+                     ["The shop on Main Street, {}, opens at nine.", "Bookings: {}"]),
+    "IP_ADDRESS": (["The server's IP address is {} since Monday."], ["inet {} netmask", "ping {} returned nothing"]),
+    "CREDIT_CARD": (["My credit card number is {} and it expires 09/27."], ["Charged {} for the order.", "{}"]),
+    "IBAN_CODE": (["Please wire the deposit to IBAN {} by Friday."], ["Payee: Studio Nord, {}.", "Konto {}"]),
+    "US_SSN": (["My SSN is {}, please keep it safe.", "Social security number {} on file."],
+               ["Applicant {} was approved.", "ID {} verified."]),
+}
+
+
+def generated_cases(per_entity: int = 200, seed: int = 7) -> list[Case]:
+    rng = random.Random(seed)
+    cases = []
+    for entity, (with_ctx, without_ctx) in TEMPLATES.items():
+        for i, (value, needs_context) in enumerate(_values(entity, per_entity, rng)):
+            pool = with_ctx if needs_context or i % 3 else without_ctx
+            template = rng.choice(pool)
+            start = template.index("{}")
+            text = template.format(value)
+            cases.append((text, [(start, start + len(value), entity)]))
+    return cases
+
+
+def recall(stage, cases: list[Case]) -> dict[str, tuple[int, int]]:
+    out: dict[str, tuple[int, int]] = {}
+    for text, gold in cases:
+        spans = stage.find(text)
+        for gs, ge, entity in gold:
+            hit = any(e == entity and s <= gs + 1 and t >= ge - 1 for s, t, e, _ in spans)
+            found, total = out.get(entity, (0, 0))
+            out[entity] = (found + hit, total + 1)
+    return out
+
+
+def main() -> int:
+    from stages.pii import Pii, PiiConfig
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--generated", type=int, default=200)
+    ap.add_argument("--docs", type=int, default=3000, help="documents of the benchmark corpus timed")
+    args = ap.parse_args()
+    stage = Pii(PiiConfig())
+    stage.setup()
+    sets = {"generated": generated_cases(args.generated)}
+    if SHARED.is_dir():
+        sets["nemo-curator (../shared/data/pii)"] = nemo_cases()
+    lines = ["# PII recall per entity", "", f"`python bench/pii_eval.py --generated {args.generated}`; "
+             "pattern recognizers on NoOpNlpEngine, default `pii` config.", "",
+             "| set | entity | found / labelled | recall |", "|---|---|---|---|"]
+    for name, cases in sets.items():
+        for entity, (found, total) in sorted(recall(stage, cases).items()):
+            lines.append(f"| {name} | {entity} | {found} / {total} | {found / total:.3f} |")
+            print(f"{name:40s} {entity:14s} {found:4d}/{total:<4d} {found / total:.3f}")
+    lines += speed(stage, args.docs)
+    (REPO / "bench/PII.md").write_text("\n".join(lines) + "\n")
+    return 0
+
+
+def speed(stage, n_docs: int) -> list[str]:
+    """docs/s and MB/s per core of the stage (prefilter + windows) against presidio on whole texts."""
+    import resource
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    corpus = sorted((REPO / "bench/corpus/parquet").glob("*.parquet"))
+    if not corpus:
+        print("speed: bench/corpus absent (python bench/bench_io.py builds it); skipped")
+        return []
+    table = pq.read_table(corpus[0], columns=["text"]).slice(0, n_docs)
+    table = pa.table({"id": [str(i) for i in range(table.num_rows)], "text": table.column("text")})
+    mb = sum(len(t.encode()) for t in table.column("text").to_pylist()) / 1e6
+    t0 = time.perf_counter()
+    decisions = [stage.process(table.slice(i, 512)) for i in range(0, table.num_rows, 512)]
+    ours = time.perf_counter() - t0
+    reached = sum(int(pa.compute.sum(pa.compute.match_substring_regex(d.table.column("text"), "<[A-Z_]+>")).as_py() or 0)
+                  for d in decisions)
+    from stages.pii import CANDIDATE
+    cand = int(pa.compute.sum(pa.compute.match_substring_regex(table.column("text"), CANDIDATE)).as_py())
+    sub = table.column("text").to_pylist()[: max(50, n_docs // 10)]
+    t0 = time.perf_counter()
+    for text in sub:
+        stage.analyzer.analyze(text, language="en", entities=stage.config.entities,
+                               score_threshold=stage.config.score_threshold)
+    raw = (time.perf_counter() - t0) / len(sub) * table.num_rows
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"speed: {table.num_rows} docs ({mb:.1f} MB): pii stage {table.num_rows / ours:,.0f} docs/s "
+          f"({mb / ours:.2f} MB/s) per core; presidio on whole texts {table.num_rows / raw:,.0f} docs/s; "
+          f"{cand} docs have a candidate, {reached} get a placeholder; peak RSS {rss:.0f} MB")
+    return ["", f"Speed, one core, the first {table.num_rows} documents ({mb:.1f} MB) of the benchmark corpus "
+            "(`bench/corpus/parquet`, built by `bench/bench_io.py`):", "",
+            "| what | docs/s/core | MB/s/core |", "|---|---|---|",
+            f"| `pii` stage (Arrow prefilter, presidio on windows around candidates) | {table.num_rows / ours:,.0f} | {mb / ours:.2f} |",
+            f"| presidio `analyze` on whole texts, same recognizers (timed on {len(sub)} documents) | "
+            f"{table.num_rows / raw:,.0f} | {mb / raw:.2f} |", "",
+            f"{cand} of {table.num_rows} documents hold a candidate and reach presidio; {reached} get a "
+            f"placeholder. Peak RSS of the process: {rss:.0f} MB."]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

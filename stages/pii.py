@@ -1,0 +1,211 @@
+"""pii: find personal data with presidio-analyzer, offline, and replace each span with a typed
+placeholder (`<EMAIL_ADDRESS>`, `<PHONE_NUMBER>`, ...).
+
+presidio runs on `NoOpNlpEngine` (its pattern recognizers need no spaCy model) and never touches
+the network (`TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS` is emptied so the e-mail recognizer uses
+tldextract's bundled suffix list). presidio is slow, so it never sees most of the text: an Arrow
+regex prefilter finds documents with a candidate (`@`, a run of digits, an IBAN-like or an
+IPv6-like token), and only windows of `window_chars` around each candidate are analysed.
+Context words found in a window are passed to presidio as context, which lifts weak patterns
+(an SSN without dashes next to "SSN") the way spaCy tokens would.
+
+Extended beyond presidio's defaults: phone numbers in `phone_regions` (presidio: 8 regions),
+e-mail addresses with any top-level domain. Columns: `text` scrubbed, `pii_counts` (JSON object
+entity -> count, `{}` when none). Rejected: `pii_density` (more than `max_pii_per_doc` spans:
+directories, leaked dumps), with the scrubbed text. PERSON and LOCATION need a spaCy NER model
+(`ner_model`); off by default.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pipeline.config import ConfigError
+from pipeline.schema import set_column
+from pipeline.stage import Decisions, Resources, Stage, first_reason, register
+
+PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN")
+NER_ENTITIES = ("PERSON", "LOCATION")
+# A document reaches presidio only if it holds one of these (RE2 in Arrow, `re` for windows).
+CANDIDATE = (r"@|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
+             r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}")
+_CANDIDATE = re.compile(CANDIDATE)
+CONTEXT_WORDS = {
+    "ssn", "ssns", "social", "security", "phone", "telephone", "tel", "call", "cell", "mobile", "fax",
+    "number", "contact", "email", "e-mail", "mail", "ip", "address", "card", "credit", "visa", "mastercard",
+    "amex", "iban", "account", "bank", "born", "tél", "telefon", "teléfono", "telefono",
+}
+_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?", re.UNICODE)
+DEFAULT_REGIONS = ["US", "CA", "GB", "IE", "DE", "AT", "CH", "FR", "BE", "NL", "ES", "IT", "PT", "PL",
+                   "SE", "NO", "DK", "FI", "CZ", "RU", "UA", "IN", "AU", "NZ", "BR", "MX", "AR",
+                   "JP", "CN", "KR", "SG", "ZA", "IL"]
+
+
+@dataclass
+class PiiConfig:
+    entities: list[str] = field(default_factory=lambda: list(PATTERN_ENTITIES))
+    # presidio scores below this are ignored (phone matches score 0.4, weak SSN patterns 0.05
+    # unless a context word is near)
+    score_threshold: float = 0.4
+    # Documents with more spans than this are rejected as `pii_density` (null: never).
+    max_pii_per_doc: int | None = 50
+    phone_regions: list[str] = field(default_factory=lambda: list(DEFAULT_REGIONS))
+    # Characters analysed on each side of a candidate; spans longer than this can be cut.
+    window_chars: int = 120
+    # A spaCy pipeline (installed package name or a path) for PERSON and LOCATION; null: patterns only.
+    ner_model: str | None = None
+
+    def __post_init__(self) -> None:
+        known = set(PATTERN_ENTITIES) | set(NER_ENTITIES)
+        bad = sorted(set(self.entities) - known)
+        if bad:
+            raise ConfigError(f"entities: unknown {bad} (known: {', '.join(sorted(known))})")
+        if set(self.entities) & set(NER_ENTITIES) and not self.ner_model:
+            raise ConfigError("entities: PERSON and LOCATION need ner_model (a spaCy NER pipeline)")
+        if not 0 <= self.score_threshold <= 1:
+            raise ConfigError(f"score_threshold: in [0, 1], got {self.score_threshold}")
+        if self.max_pii_per_doc is not None and self.max_pii_per_doc < 0:
+            raise ConfigError(f"max_pii_per_doc: >= 0 or null, got {self.max_pii_per_doc}")
+        if self.window_chars < 16:
+            raise ConfigError(f"window_chars: >= 16, got {self.window_chars}")
+
+
+def build_analyzer(cfg: PiiConfig):
+    """An AnalyzerEngine that works offline: pattern recognizers on a no-op NLP engine (or spaCy)."""
+    if "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS" not in os.environ:
+        os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # tldextract's bundled list, no download
+    from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
+
+    if cfg.ner_model:
+        try:
+            nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": cfg.ner_model}])
+            nlp.load()
+        except OSError as e:
+            raise FileNotFoundError(f"pii: spaCy model {cfg.ner_model!r} not found: install the package "
+                                    f"or give a path saved with nlp.to_disk ({e})") from None
+    else:
+        nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+    registry = RecognizerRegistry(supported_languages=["en"])
+    registry.load_predefined_recognizers(nlp_engine=nlp, languages=["en"])
+    registry.remove_recognizer("PhoneRecognizer")
+    registry.add_recognizer(PhoneRecognizer(supported_regions=tuple(cfg.phone_regions), leniency=1))
+    # presidio's e-mail pattern needs a TLD in the public suffix list; addresses at any host count here
+    registry.add_recognizer(PatternRecognizer(
+        supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
+        patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5)]))
+    registry.add_recognizer(_ssn_near_keyword())
+    return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+
+
+def _ssn_near_keyword():
+    """A nine-digit number right after "SSN" or "social security (number)" is an SSN, not the
+    phone number phonenumbers would also call it (presidio scores both 0.4 there)."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    pattern = re.compile(r"(?i)\b(?:ssn|ss#|social[ -]security)[\W_]*(?:(?:is|was|number|no|of)\b[\W_]*){0,3}"
+                         r"(\d{3}([- .]?)\d{2}\2\d{4})\b")
+
+    class SsnNearKeywordRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            out = []
+            for m in pattern.finditer(text):
+                digits = re.sub(r"\D", "", m.group(1))
+                area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+                if area in (0, 666) or area >= 900 or group == 0 or serial == 0:
+                    continue
+                out.append(RecognizerResult("US_SSN", m.start(1), m.end(1), 0.9))
+            return out
+
+    return SsnNearKeywordRecognizer(supported_entities=["US_SSN"], name="SsnNearKeywordRecognizer")
+
+
+def _windows(text: str, width: int) -> list[tuple[int, int]]:
+    """Merged [start, end) windows around candidates, widened to whitespace so no token is cut."""
+    spans: list[list[int]] = []
+    n = len(text)
+    for m in _CANDIDATE.finditer(text):
+        a, b = max(0, m.start() - width), min(n, m.end() + width)
+        while a > 0 and not text[a - 1].isspace() and m.start() - a < 2 * width:
+            a -= 1
+        while b < n and not text[b].isspace() and b - m.end() < 2 * width:
+            b += 1
+        if spans and a <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], b)
+        else:
+            spans.append([a, b])
+    return [(a, b) for a, b in spans]
+
+
+def _resolve(found: list[tuple[int, int, str, float]]) -> list[tuple[int, int, str, float]]:
+    """Non-overlapping spans: the higher score wins, then the longer span, then the earlier."""
+    chosen: list[tuple[int, int, str, float]] = []
+    for s in sorted(found, key=lambda x: (-x[3], -(x[1] - x[0]), x[0])):
+        if all(s[1] <= c[0] or s[0] >= c[1] for c in chosen):
+            chosen.append(s)
+    return sorted(chosen)
+
+
+@register
+class Pii(Stage):
+    name = "pii"
+    Config = PiiConfig
+    resources = Resources(num_cpus=1)
+
+    def setup(self) -> None:
+        self.analyzer = build_analyzer(self.config)
+
+    def find(self, text: str) -> list[tuple[int, int, str, float]]:
+        """(start, end, entity, score) of every PII span kept, non-overlapping, in order."""
+        cfg = self.config
+        found = []
+        windows = [(0, len(text))] if cfg.ner_model else _windows(text, cfg.window_chars)
+        for a, b in windows:
+            chunk = text[a:b]
+            context = sorted({w for w in (m.group().lower() for m in _WORD.finditer(chunk)) if w in CONTEXT_WORDS})
+            for r in self.analyzer.analyze(chunk, language="en", entities=cfg.entities, context=context or None,
+                                           score_threshold=cfg.score_threshold):
+                if r.entity_type == "CREDIT_CARD" and chunk[r.start - 1:r.start] == "+":
+                    continue  # a Luhn-valid E.164 phone number, not a card
+                found.append((a + r.start, a + r.end, r.entity_type, r.score))
+        return _resolve(found)
+
+    def scrub(self, text: str) -> tuple[str, dict[str, int]]:
+        spans = self.find(text)
+        if not spans:
+            return text, {}
+        out, pos, counts = [], 0, {}
+        for start, end, entity, _ in spans:
+            out += [text[pos:start], f"<{entity}>"]
+            pos = end
+            counts[entity] = counts.get(entity, 0) + 1
+        out.append(text[pos:])
+        return "".join(out), counts
+
+    def process(self, batch: pa.Table) -> Decisions:
+        text = batch.column("text")
+        candidates = np.asarray(pc.fill_null(pc.match_substring_regex(text, CANDIDATE), False))
+        texts = text.to_pylist()
+        counts_json = ["{}"] * len(texts)
+        totals = np.zeros(len(texts), dtype=np.int64)
+        for i in np.flatnonzero(candidates):
+            texts[i], counts = self.scrub(texts[i])
+            if counts:
+                counts_json[i] = orjson.dumps(counts, option=orjson.OPT_SORT_KEYS).decode()
+                totals[i] = sum(counts.values())
+        table = set_column(batch, "text", pa.array(texts, pa.string()))
+        table = set_column(table, "pii_counts", pa.array(counts_json, pa.string()))
+        rules = []
+        if self.config.max_pii_per_doc is not None:
+            rules.append((pa.array(totals > self.config.max_pii_per_doc), "pii_density"))
+        return Decisions(table, first_reason(rules, batch.num_rows))

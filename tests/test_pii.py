@@ -1,0 +1,92 @@
+"""pii: recall per entity on labelled data, placeholders, density rejection, prefilter, offline."""
+from __future__ import annotations
+
+import json
+import re
+
+import pyarrow as pa
+import pytest
+
+from bench.pii_eval import generated_cases, nemo_cases, recall
+from pipeline.config import ConfigError
+from stages.pii import Pii, PiiConfig
+from tests.conftest import SAMPLE, make_config, needs_shared
+
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+@pytest.fixture(scope="module")
+def stage():
+    s = Pii(PiiConfig())
+    s.setup()
+    return s
+
+
+def test_recall_at_least_095_per_entity_on_nemo_curator_tags(stage):
+    needs_shared("pii", "nemo-curator")
+    result = recall(stage, nemo_cases())
+    assert set(result) == {"EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "US_SSN"}
+    for entity, (found, total) in result.items():
+        assert found / total >= 0.95, (entity, found, total)
+
+
+def test_recall_at_least_095_per_entity_on_generated_values(stage):
+    result = recall(stage, generated_cases(60, seed=11))
+    assert len(result) == 6
+    for entity, (found, total) in result.items():
+        assert found / total >= 0.95, (entity, found, total)
+
+
+def test_spans_become_typed_placeholders_and_are_counted(stage):
+    text = ("Write to maria.garcia@posteo.net or call +44 20 7946 0958. SSN 284-89-3485, card "
+            "4929 3813 3266 4295, IBAN DE89 3704 0044 0532 0130 00, server 10.41.21.72. Nothing else here.")
+    batch = pa.table({"id": ["a", "b"], "text": [text, "A plain sentence about Debian."]})
+    d = stage.process(batch)
+    out = d.table.column("text").to_pylist()
+    assert out[0] == ("Write to <EMAIL_ADDRESS> or call <PHONE_NUMBER>. SSN <US_SSN>, card <CREDIT_CARD>, "
+                      "IBAN <IBAN_CODE>, server <IP_ADDRESS>. Nothing else here.")
+    assert json.loads(d.table.column("pii_counts")[0].as_py()) == {
+        "CREDIT_CARD": 1, "EMAIL_ADDRESS": 1, "IBAN_CODE": 1, "IP_ADDRESS": 1, "PHONE_NUMBER": 1, "US_SSN": 1}
+    assert out[1] == "A plain sentence about Debian." and d.table.column("pii_counts")[1].as_py() == "{}"
+    assert d.reject.null_count == 2
+
+
+def test_dense_pii_is_rejected_with_its_scrubbed_text():
+    s = Pii(PiiConfig(max_pii_per_doc=3))
+    s.setup()
+    directory = "\n".join(f"Staff {i}: person{i}@example.org" for i in range(5))
+    d = s.process(pa.table({"id": ["dir"], "text": [directory]}))
+    assert d.reject.to_pylist() == ["pii_density"]
+    assert "@" not in d.table.column("text")[0].as_py()
+
+
+def test_documents_without_candidates_never_reach_presidio(stage, monkeypatch):
+    def boom(*a, **k):
+        raise AssertionError("presidio called")
+    monkeypatch.setattr(stage.analyzer, "analyze", boom)
+    d = stage.process(pa.table({"id": ["x"], "text": ["No digits, no at-signs, just words of prose."]}))
+    assert d.table.column("pii_counts")[0].as_py() == "{}"
+
+
+def test_no_email_address_survives_in_kept_output_of_the_sample(tmp_path, ray_executor):
+    from pipeline.parts import iter_batches
+    from pipeline.runner import run_pipeline
+
+    inputs = [SAMPLE / "manpages", SAMPLE / "web", SAMPLE / "crawl"]
+    cfg = make_config(tmp_path / "o", inputs, [{"name": "read"}, {"name": "pii"}])
+    run_pipeline(cfg, executor=ray_executor)
+    found_before = sum(len(EMAIL.findall(t or "")) for p in sorted((tmp_path / "o/00-read/kept").glob("*.parquet"))
+                       for b in iter_batches(p, 1024) for t in b.column("text").to_pylist())
+    assert found_before >= 50  # the sample really holds addresses
+    left = [m for p in sorted((tmp_path / "o/01-pii").glob("*/*.parquet")) for b in iter_batches(p, 1024)
+            for t in b.column("text").to_pylist() for m in EMAIL.findall(t or "")]
+    assert left == []
+    stats = json.loads((tmp_path / "o/01-pii/stats.json").read_text())
+    assert stats["in"] == stats["kept"] + sum(stats["rejected"].values())
+
+
+def test_config_errors_name_the_problem():
+    with pytest.raises(ConfigError, match="unknown"):
+        PiiConfig(entities=["EMAIL_ADDRESS", "PASSPORT"])
+    with pytest.raises(ConfigError, match="ner_model"):
+        PiiConfig(entities=["PERSON"])
