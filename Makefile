@@ -8,14 +8,14 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize langid quality perplexity url-dedup exact-dedup minhash-dedup pii mix
+STAGE_TARGETS = read normalize langid quality toxicity perplexity url-dedup exact-dedup minhash-dedup pii mix
 # the language model trained on the mix shards: tokenizer, token files, GPT, samples
 TRAIN_CONFIG ?= configs/train-demo.yaml
 # ranks for torchrun: one per GPU where there are GPUs, else 2 CPU ranks
 NPROC ?= $(shell $(BIN)/python -c "import torch; print(torch.cuda.device_count() or 2)")
 LM_TARGETS = tokenizer tokenize train sample
 
-.PHONY: help setup lm run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
+.PHONY: help setup lm toxicity-model run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
@@ -26,6 +26,7 @@ help:
 	@echo "make tokenize   encode train/val shards into token files (Ray-parallel)"
 	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
 	@echo "make sample     generate text from the newest checkpoint"
+	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
 	@echo "make bench      throughput vs plain pyarrow and vs datatrove, dedup and langid quality (needs ../shared)"
@@ -50,7 +51,14 @@ lm: $(LM)
 $(LM): $(STAMP) scripts/build_lm.py data/reference/reference-en.jsonl.zst
 	$(BIN)/python scripts/build_lm.py
 
-run: setup lm
+# fastText toxicity classifier trained on the bundled Davidson tweets (deterministic, seconds)
+TOX_MODEL = models/toxicity/davidson.bin
+toxicity-model: $(TOX_MODEL)
+
+$(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py data/toxicity/davidson/labeled_data.csv.gz
+	$(BIN)/python scripts/build_toxicity_model.py
+
+run: setup lm toxicity-model
 	$(RUN)
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 	$(MAKE) --no-print-directory tokenizer tokenize train sample
@@ -69,16 +77,16 @@ sample: setup
 	$(BIN)/python -m trainer.sample --config $(TRAIN_CONFIG)
 
 # One target per stage: runs it alone (its input stage must be committed already).
-$(STAGE_TARGETS): setup lm
+$(STAGE_TARGETS): setup lm toxicity-model
 	$(RUN) --only $(subst -,_,$@)
 
 stats: setup
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
-test: setup lm
+test: setup lm toxicity-model
 	$(BIN)/python -m pytest -q
 
-test-fast: setup lm
+test-fast: setup lm toxicity-model
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup
@@ -90,6 +98,7 @@ bench: setup
 	$(BIN)/python bench/extract_eval.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/pii_eval.py
+	$(BIN)/python bench/toxicity_eval.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py
