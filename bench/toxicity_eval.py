@@ -2,7 +2,7 @@
 """Toxicity scorers on held-out data: precision, recall, F1 per scorer and combined, false
 positives on clean text, and the threshold choice; speed on the benchmark corpus.
 
-    python bench/toxicity_eval.py [--docs 3000]
+    python bench/toxicity_eval.py [--docs 0]
 
 - Davidson held-out: the 4,953 tweets (every 5th row) `make toxicity-model` never trains on;
   toxic = hate or offensive. In-domain for the fastText model, out-of-domain for the word lists
@@ -50,7 +50,7 @@ def prf(pred: np.ndarray, gold: np.ndarray) -> tuple[float, float, float]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", type=int, default=3000)
+    ap.add_argument("--docs", type=int, default=0, help="documents of the benchmark corpus timed (0: all)")
     args = ap.parse_args()
     scorers = Scorers(ToxicityConfig())
     _, held = split(load())
@@ -78,7 +78,8 @@ def main() -> int:
 
     corpus = sorted((REPO / "bench/corpus/parquet").glob("*.parquet"))
     if corpus:
-        texts = pq.read_table(corpus[0], columns=["text"]).column("text").to_pylist()[: args.docs]
+        texts = [t for p in corpus for t in pq.read_table(p, columns=["text"]).column("text").to_pylist()]
+        texts = texts[: args.docs] if args.docs else texts
         mb = sum(len(t.encode()) for t in texts) / 1e6
         t0 = time.perf_counter()
         for i in range(0, len(texts), 512):

@@ -90,3 +90,16 @@ def test_config_errors_name_the_problem():
         PiiConfig(entities=["EMAIL_ADDRESS", "PASSPORT"])
     with pytest.raises(ConfigError, match="ner_model"):
         PiiConfig(entities=["PERSON"])
+
+
+def test_ner_option_loads_a_spacy_pipeline_from_a_path(tmp_path):
+    spacy = pytest.importorskip("spacy")
+    nlp = spacy.blank("en")
+    nlp.add_pipe("ner")
+    nlp.initialize()  # untrained: the path is exercised, not the model's quality
+    nlp.to_disk(tmp_path / "ner")
+    s = Pii(PiiConfig(entities=["EMAIL_ADDRESS", "PERSON", "LOCATION"], ner_model=str(tmp_path / "ner")))
+    s.setup()
+    assert s.scrub("John Smith lives in Paris; write to john@example.org")[0].endswith("<EMAIL_ADDRESS>")
+    with pytest.raises(FileNotFoundError, match="spaCy model"):
+        Pii(PiiConfig(entities=["PERSON"], ner_model=str(tmp_path / "missing"))).setup()
