@@ -171,6 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(e, (StageError, AccountingError)):
             print(f"curate: {e}", file=sys.stderr)
             return 1
+        if isinstance(e, OSError):  # output directory read-only, disk full, input gone
+            where = f": {e.filename}" if e.filename else ""
+            print(f"curate: {e.strerror or e}{where} (committed stages are kept; fix this and re-run "
+                  "to resume)", file=sys.stderr)
+            return 1
         raise
 
 
