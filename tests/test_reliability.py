@@ -77,3 +77,63 @@ def test_read_only_output_directory_is_a_clear_error_and_a_later_run_resumes(tmp
     mounts.remove(out)
     assert _run(config, out).returncode == 0
     assert all((out / d / "_SUCCESS").is_file() for d in ("00-read", "01-normalize", "02-exact_dedup"))
+
+
+def _bad_input_corpus(root: Path) -> None:
+    """One directory holding every kind of bad input the readers know, next to good documents."""
+    import gzip
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.test_web import good_records, page, record
+
+    root.mkdir()
+    lines = (SAMPLE / "wiki/wikitext.jsonl").read_bytes()
+    blob = gzip.compress(lines)
+    (root / "cut.jsonl.gz").write_bytes(blob[: len(blob) // 2])
+    zst = (SAMPLE / "manpages/manpages.jsonl.zst").read_bytes()
+    (root / "cut.jsonl.zst").write_bytes(zst[: len(zst) // 3])
+    mixed = ("Привет, world! 你好，世界。 こんにちは世界。 مرحبا بالعالم. Γειά σου κόσμε. " * 20).strip()
+    records = [json.dumps({"id": "good", "text": "A perfectly ordinary sentence about Debian packages. " * 20}).encode(),
+               b'{"id": "latin1", "text": "Gr\xfc\xdfe"}', json.dumps({"id": "nul", "text": "a\u0000b"}).encode(),
+               json.dumps({"id": "ws", "text": " \n\t "}).encode(), json.dumps({"id": "empty", "text": ""}).encode(),
+               json.dumps({"id": "mixed", "text": mixed}).encode(), b"{not json", json.dumps({"id": "no-text"}).encode()]
+    (root / "records.jsonl").write_bytes(b"\n".join(records) + b"\n")
+    warc = good_records(3) + [record("https://x.example/empty", b"<html><body><script>1</script></body></html>", n=9)]
+    members = [gzip.compress(r, mtime=0) for r in warc]
+    members[1] = members[1][: len(members[1]) // 2] + members[1][-8:]  # a broken gzip member
+    (root / "crawl.warc.gz").write_bytes(b"".join(members))
+    (root / "notext.html").write_text("<html><body><nav>x</nav><script>var a;</script></body></html>")
+    (root / "page.html").write_text(page())
+    pq.write_table(pa.table({"id": ["p1", "p2"], "body": ["x", "y"]}), root / "no-text-column.parquet")
+    (root / "garbage.jsonl.gz").write_bytes(os.urandom(4096))
+
+
+@pytest.mark.slow
+def test_bad_input_through_every_stage_loses_nothing(tmp_path, ray_executor):
+    import json
+
+    import yaml
+
+    from pipeline.config import parse_config
+    from pipeline.runner import run_pipeline
+
+    _bad_input_corpus(tmp_path / "bad")
+    raw = yaml.safe_load((REPO / "configs/default.yaml").read_text())
+    raw["input"] = [str(tmp_path / "bad")]
+    raw["output"] = str(tmp_path / "out")
+    raw["stages"] = [s for s in raw["stages"] if s["name"] != "mix"]
+    run_pipeline(parse_config(raw, "gauntlet"), executor=ray_executor)
+    stats = [json.loads(p.read_text()) for p in sorted((tmp_path / "out").glob("*/stats.json"))]
+    assert len(stats) == len(raw["stages"])
+    for prev, cur in zip(stats, stats[1:]):
+        assert cur["in"] == prev["kept"], (prev["stage"], cur["stage"])
+    for s in stats:
+        assert s["in"] == s["kept"] + sum(s["rejected"].values()), s["stage"]
+    read = stats[0]["rejected"]
+    for reason in ("truncated_input", "invalid_utf8", "nul_bytes", "empty", "invalid_json", "missing_text",
+                   "corrupt_record", "no_text", "corrupt_input"):
+        assert read.get(reason, 0) >= 1, (reason, read)
+    assert read["missing_text"] >= 3 and read["empty"] >= 2  # the Parquet rows, the record without text
