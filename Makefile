@@ -89,7 +89,8 @@ test: setup lm toxicity-model
 test-fast: setup lm toxicity-model
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: setup
+bench: setup lm toxicity-model
+	$(BIN)/python bench/bench_all.py
 	$(BIN)/python bench/bench_io.py
 	$(BIN)/python bench/bench_dedup.py
 	$(BIN)/python bench/dedup_quality.py

@@ -13,7 +13,7 @@ For each format, interleaved, `--repeats` times:
 Reports medians: docs/s and MB/s per core (MB = 1e6 bytes of UTF-8 text), peak RSS of the
 whole process tree (driver, Ray daemons and workers), and our ratio to the floor. The curate
 figure per core uses the stage's own time (stats.json); end-to-end wall time, Ray start-up
-included, is shown beside it. Writes bench/RESULTS.md.
+included, is shown beside it. Writes bench/RESULTS-io.md.
 """
 from __future__ import annotations
 
@@ -195,7 +195,7 @@ def main() -> None:
     import pyarrow, ray  # noqa: E401 - versions for the record
 
     machine = f"{os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB RAM"
-    (REPO / "bench/RESULTS.md").write_text(
+    (REPO / "bench/RESULTS-io.md").write_text(
         f"# bench/bench_io.py results\n\n"
         f"{datetime.date.today().isoformat()} · {machine} · {platform.processor() or platform.machine()} · "
         f"Python {platform.python_version()}, pyarrow {pyarrow.__version__}, ray {ray.__version__}\n\n"
@@ -205,7 +205,7 @@ def main() -> None:
         f"the cores used (floor: 1 thread; curate: {args.workers} Ray workers). `busy MB/s/core`: text MB over the time "
         f"spent inside units summed over workers (stats.json `worker_seconds`): the steady-state speed once workers "
         f"are up, without actor start-up. Rerun: `make bench`.\n\n{table}\n")
-    print(f"\nwritten to {REPO / 'bench/RESULTS.md'}")
+    print(f"\nwritten to {REPO / 'bench/RESULTS-io.md'}")
 
 
 if __name__ == "__main__":
