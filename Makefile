@@ -15,7 +15,7 @@ TRAIN_CONFIG ?= configs/train-demo.yaml
 NPROC ?= $(shell $(BIN)/python -c "import torch; print(torch.cuda.device_count() or 2)")
 LM_TARGETS = tokenizer tokenize train sample
 
-.PHONY: help setup lm toxicity-model run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
+.PHONY: help setup lm toxicity-model ablate run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
@@ -26,6 +26,7 @@ help:
 	@echo "make tokenize   encode train/val shards into token files (Ray-parallel)"
 	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
 	@echo "make sample     generate text from the newest checkpoint"
+	@echo "make ablate     train the same tiny GPT on raw, curated and leave-one-stage-out data (out/ablate/)"
 	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
@@ -75,6 +76,10 @@ train: setup
 
 sample: setup
 	$(BIN)/python -m trainer.sample --config $(TRAIN_CONFIG)
+
+# the same tiny GPT on raw and curated data and with one stage left out at a time (about 30 min)
+ablate: setup lm toxicity-model
+	$(BIN)/python -m trainer.ablate --config configs/ablate.yaml
 
 # One target per stage: runs it alone (its input stage must be committed already).
 $(STAGE_TARGETS): setup lm toxicity-model

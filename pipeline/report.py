@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +82,10 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
                     set(samples.get(name, {})) >= set(s.rejected):
                 break
     data["rejected_samples"] = samples
+    ablation = out.parent / "ablate" / "RESULTS.md"
+    if ablation.is_file():  # `make ablate` next to this run: does the curation pay?
+        data["ablation"] = {"results": os.path.relpath(ablation, out),
+                            "plot": os.path.relpath(ablation.with_name("ablation.svg"), out)}
     return data
 
 
@@ -147,7 +152,13 @@ def _histogram(summary: dict, name: str) -> str:
 def render_html(data: dict) -> str:
     e = html.escape
     stages = data["stages"]
-    body = [f"<h1>curate report: {e(data['output'])}</h1>", "<h2>Funnel</h2>",
+    body = [f"<h1>curate report: {e(data['output'])}</h1>"]
+    if "ablation" in data:
+        a = data["ablation"]
+        body.append(f"<p>Does the curation pay? <a href='{e(a['results'])}'>ablation results</a> "
+                    f"(<a href='{e(a['plot'])}'>plot</a>): the same model trained on raw, curated and "
+                    "leave-one-stage-out data.</p>")
+    body += ["<h2>Funnel</h2>",
             "<p>Documents into each stage: kept (green) and rejected (red).</p>",
             _bars([(n, [(s["kept"], "#54a24b"), (s["rejected_total"], "#e45756")]) for n, s in stages.items()],
                   title="funnel"),

@@ -1,0 +1,29 @@
+"""A miniature ablation (two variants, a few steps) so `make ablate`'s path keeps working."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_miniature_ablation_writes_results_for_both_variants(tmp_path):
+    cmd = [sys.executable, "-m", "trainer.ablate", "--variants", "raw,curated", "--corpus-mb", "3",
+           "--out", str(tmp_path / "ablate"), "--set", "train.steps=6", "--set", "train.eval_every=3",
+           "--set", "train.log_every=3", "--set", "train.warmup_steps=1", "--set", "train.eval_batches=2",
+           "--set", "train.checkpoint_every=6"]
+    p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    results = (tmp_path / "ablate/RESULTS.md").read_text()
+    rows = {m.group(1): m for m in re.finditer(r"^\| (raw|curated) \|.*$", results, re.M)}
+    assert set(rows) == {"raw", "curated"}
+    svg = (tmp_path / "ablate/ablation.svg").read_text()
+    assert svg.startswith("<svg") and "curated" in svg and "raw" in svg
+    # the curated variant is a subset of the raw one: fewer tokens available
+    avail = {k: int(v.group(0).split("|")[3].replace(",", "")) for k, v in rows.items()}
+    assert avail["curated"] < avail["raw"]
