@@ -9,7 +9,6 @@ flatter the validation loss.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import logging
 import sys
@@ -119,18 +118,13 @@ def eot_id(tok: Tokenizer) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainer.config import load_run_config
-    from pipeline.config import ConfigError, parse_override
+    from pipeline.config import ConfigError
+    from trainer.config import config_from_args, run_config_parser
 
-    p = argparse.ArgumentParser(prog="python -m tokenizer.bpe", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/train-demo.yaml", help="run config (YAML)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override, e.g. tokenizer.vocab_size=8192")
-    args = p.parse_args(argv)
+    args = run_config_parser("python -m tokenizer.bpe", __doc__).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        cfg = load_run_config(args.config, dict(parse_override(s) for s in args.set))
+        cfg = config_from_args(args)
         paths = shard_paths(cfg.shards, "train")
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

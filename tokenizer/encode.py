@@ -13,7 +13,6 @@ names and are concatenated in shard order, so the bytes do not depend on the wor
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import logging
@@ -27,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from pipeline.parts import atomic_write_bytes
+from pipeline.parts import atomic_write_bytes, sha256_file
 from tokenizer.bpe import EOT, eot_id, load, resolve_shards, shard_paths
 
 log = logging.getLogger("curate.tokenize")
@@ -133,15 +132,7 @@ def _inputs_digest(tokenizer_sha: str, units: list[Unit]) -> str:
     h = hashlib.sha256(tokenizer_sha.encode())
     for path in sorted({u.shard for u in units}):
         st = os.stat(path)
-        h.update(f"{Path(path).name}:{st.st_size}:{_file_sha(path)}".encode())
-    return h.hexdigest()
-
-
-def _file_sha(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+        h.update(f"{Path(path).name}:{st.st_size}:{sha256_file(path)}".encode())
     return h.hexdigest()
 
 
@@ -157,7 +148,7 @@ def tokenize_shards(shards: str | Path, tokenizer_path: str | Path, dest: str | 
     """Encode all shards into DEST; skipped when DEST holds the same tokenizer and shards."""
     dest, tokenizer_path = Path(dest), Path(tokenizer_path)
     tok = load(tokenizer_path)
-    tokenizer_sha = _file_sha(tokenizer_path)
+    tokenizer_sha = sha256_file(tokenizer_path)
     units = plan_units(shards)
     inputs = _inputs_digest(tokenizer_sha, units)
     if (dest / SUCCESS).is_file():
@@ -200,19 +191,16 @@ def tokenize_shards(shards: str | Path, tokenizer_path: str | Path, dest: str | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    from pipeline.config import ConfigError, parse_override
-    from trainer.config import load_run_config
+    from pipeline.config import ConfigError
+    from trainer.config import config_from_args, run_config_parser
 
-    p = argparse.ArgumentParser(prog="python -m tokenizer.encode", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/train-demo.yaml", help="run config (YAML)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p = run_config_parser("python -m tokenizer.encode", __doc__)
     p.add_argument("--workers", type=int, help="Ray CPUs to start locally (default: all)")
     p.add_argument("--inline", action="store_true", help="encode in this process, without Ray")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
-        cfg = load_run_config(args.config, dict(parse_override(s) for s in args.set))
+        cfg = config_from_args(args)
         tokenize_shards(cfg.shards, cfg.tokenizer_path, cfg.tokens_dir, workers=args.workers, inline=args.inline)
     except (ConfigError, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -6,13 +6,14 @@ on a GPU); `make tokenizer tokenize train sample` all read it.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import yaml
 
-from pipeline.config import ConfigError, from_dict
+from pipeline.config import ConfigError, from_dict, parse_override
 
 
 @dataclass
@@ -152,3 +153,16 @@ def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfi
                 raise ConfigError(f"--set {key}: {p} is not a section")
         node[leaf] = value
     return from_dict(RunConfig, raw, str(path))
+
+
+def run_config_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The options every LM command shares: the run config and `--set section.key=value`."""
+    p = argparse.ArgumentParser(prog=prog, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default="configs/train-demo.yaml", help="run config (YAML)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override, e.g. train.steps=50, model.n_layer=2, tokenizer.vocab_size=8192")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return load_run_config(args.config, dict(parse_override(s) for s in args.set))

@@ -4,7 +4,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -12,9 +11,9 @@ from pathlib import Path
 import torch
 import torch.distributed.checkpoint as dcp
 
-from pipeline.config import ConfigError, parse_override
+from pipeline.config import ConfigError
 from tokenizer.bpe import eot_id, load as load_tokenizer
-from trainer.config import RunConfig, load_run_config
+from trainer.config import RunConfig, config_from_args, run_config_parser
 from trainer.model import GPT
 from trainer.train import LATEST
 
@@ -49,16 +48,12 @@ def sample(cfg: RunConfig, prompt: str | None = None, checkpoint: Path | None = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m trainer.sample", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/train-demo.yaml", help="run config (YAML)")
+    p = run_config_parser("python -m trainer.sample", __doc__)
     p.add_argument("--prompt", help="text to continue (default: the config's sample.prompt)")
     p.add_argument("--checkpoint", type=Path, help="a checkpoint directory (default: the newest)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override, e.g. sample.temperature=1.0 or sample.top_k=10")
     args = p.parse_args(argv)
     try:
-        cfg = load_run_config(args.config, dict(parse_override(s) for s in args.set))
+        cfg = config_from_args(args)
         print(sample(cfg, args.prompt, args.checkpoint))
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

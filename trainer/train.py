@@ -10,7 +10,6 @@ same loss curve. Rank 0 appends one JSON line per logged step to OUT/train_log.j
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -26,10 +25,10 @@ import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import get_state_dict, set_state_dict
 from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-from pipeline.config import ConfigError, parse_override
+from pipeline.config import ConfigError
 from tokenizer.bpe import load as load_tokenizer
-from tokenizer.encode import _file_sha
-from trainer.config import RunConfig, TrainConfig, load_run_config
+from pipeline.parts import sha256_file
+from trainer.config import RunConfig, TrainConfig, config_from_args, run_config_parser
 from trainer.data import TokenData, TokenFileMismatch
 from trainer.model import GPT
 
@@ -154,7 +153,7 @@ def train(cfg: RunConfig) -> dict:
             raise TokenFileMismatch(f"model.vocab_size {cfg.model.vocab_size} but {cfg.tokenizer_path} has "
                                     f"{tok.get_vocab_size()} tokens")
         cfg.model.vocab_size = tok.get_vocab_size()
-        data = TokenData(cfg.tokens_dir, cfg.model.vocab_size, _file_sha(cfg.tokenizer_path),
+        data = TokenData(cfg.tokens_dir, cfg.model.vocab_size, sha256_file(cfg.tokenizer_path),
                          cfg.model.block_size, t.seed)
         model = build_model(cfg, device, world)
         if t.compile:
@@ -242,14 +241,9 @@ def _log(rank: int, path: Path, record: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="torchrun ... -m trainer.train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default="configs/train-demo.yaml", help="run config (YAML)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override, e.g. train.steps=50 or model.n_layer=2")
-    args = p.parse_args(argv)
+    args = run_config_parser("torchrun ... -m trainer.train", __doc__).parse_args(argv)
     try:
-        cfg = load_run_config(args.config, dict(parse_override(s) for s in args.set))
+        cfg = config_from_args(args)
         train(cfg)
     except (ConfigError, FileNotFoundError, TokenFileMismatch) as e:
         print(f"error: {e}", file=sys.stderr)
