@@ -96,11 +96,12 @@ def build_raw_corpus(dest: Path, mb: float, seed: int) -> Path:
     for source, tarball in [("web", "web-html/trafilatura-eval/trafilatura-tests-eval-cache.tar.xz"),
                             ("handbook", "web-html/debian-handbook/debian-handbook-html-24lang.tar.xz"),
                             ("pydoc", "web-html/python3.11-doc/python3.11-doc-html.tar.xz")]:
-        with tarfile.open(SHARED / tarball) as tar:
-            members = sorted((m for m in tar if m.isfile() and m.name.endswith(".html")), key=lambda m: m.name)
-            rng.shuffle(members)
-            for m in members:
-                pages.append((source, m.name, tar.extractfile(m).read()))
+        if used >= budget:
+            break
+        with tarfile.open(SHARED / tarball) as tar:  # sequentially: seeking back in .xz decompresses again
+            pages += [(source, m.name, tar.extractfile(m).read()) for m in tar
+                      if m.isfile() and m.name.endswith(".html")]
+    pages.sort(key=lambda p: (p[0], p[1]))
     rng.shuffle(pages)
     pages.sort(key=lambda p: p[0] != "web")  # stable: web pages first, the rest shuffled
     for k, (source, name, raw) in enumerate(pages):
