@@ -80,6 +80,10 @@ def build_analyzer(cfg: PiiConfig):
     """An AnalyzerEngine that works offline: pattern recognizers on a no-op NLP engine (or spaCy)."""
     if "TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS" not in os.environ:
         os.environ["TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS"] = ""  # tldextract's bundled list, no download
+    import logging
+
+    # it warns once per recognizer of every other language on each start: noise in every worker's log
+    logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
     from presidio_analyzer.predefined_recognizers import PhoneRecognizer

@@ -100,7 +100,8 @@ def build_raw_corpus(dest: Path, mb: float, seed: int) -> Path:
             break
         with tarfile.open(SHARED / tarball) as tar:  # sequentially: seeking back in .xz decompresses again
             pages += [(source, m.name, tar.extractfile(m).read()) for m in tar
-                      if m.isfile() and m.name.endswith(".html")]
+                      if m.isfile() and m.name.endswith(".html")
+                      and (source != "handbook" or "/en-US/" in m.name)]  # its 23 translations: langid's work
     pages.sort(key=lambda p: (p[0], p[1]))
     rng.shuffle(pages)
     pages.sort(key=lambda p: p[0] != "web")  # stable: web pages first, the rest shuffled
