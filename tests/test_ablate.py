@@ -20,6 +20,12 @@ def test_miniature_ablation_writes_results_for_both_variants(tmp_path):
     p = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     results = (tmp_path / "ablate/RESULTS.md").read_text()
+    # reproducible: the same command again gives the same numbers (the table, not the command line)
+    again = [c if c != str(tmp_path / "ablate") else str(tmp_path / "again") for c in cmd]
+    p = subprocess.run(again, cwd=REPO, capture_output=True, text=True, timeout=1200)
+    assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+    table = lambda text: [l for l in text.splitlines() if l.startswith("| ")]  # noqa: E731
+    assert table((tmp_path / "again/RESULTS.md").read_text()) == table(results)
     rows = {m.group(1): m for m in re.finditer(r"^\| (raw|curated) \|.*$", results, re.M)}
     assert set(rows) == {"raw", "curated"}
     svg = (tmp_path / "ablate/ablation.svg").read_text()

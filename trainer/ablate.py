@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "make ablate" if not (args.variants or args.set or args.corpus_mb) else \
         "python -m trainer.ablate " + " ".join(argv or sys.argv[1:])
     info = (f"{len(texts):,} held-out documents (wikitext-2 test articles and Gutenberg books "
-            f"{', '.join(b.split('_', 2)[-1].replace('_', ' ') for b in EVAL_BOOKS)})" if SHARED.is_dir()
+            f"{'; '.join(b.replace('_', ' ') for b in EVAL_BOOKS)})" if SHARED.is_dir()
             else f"{len(texts)} documents of the bundled sample's books")
     path = write_results(cfg, logs, budget, tokens, command, info)
     print(path.read_text())
