@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 
 import numpy as np
+import orjson
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -48,6 +50,10 @@ def _column_values(files: dict[Path, set[str]], column: str) -> np.ndarray | Non
             chunks.append(pc.utf8_length(t.column("text")).to_numpy(zero_copy_only=False).astype(float))
         elif column in names:
             col = pq.read_table(f, columns=[column]).column(column)
+            if column == "pii_counts":  # JSON objects entity -> count: the spans per document
+                col = pa.array([sum(orjson.loads(v).values()) if v else 0 for v in col.to_pylist()], pa.float64())
+            elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+                continue  # a text column that happens to match a name pattern: nothing to plot
             chunks.append(np.asarray(pc.cast(col, "float64").to_numpy(zero_copy_only=False), dtype=float))
     return np.concatenate(chunks) if chunks else None
 
