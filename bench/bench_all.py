@@ -38,7 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_dedup import PEER_VENV, peer  # noqa: E402,F401
+from bench.bench_dedup import peer  # noqa: E402
 from bench.bench_io import SHARED, WORK, build_corpus, run_measured  # noqa: E402
 
 STAGES = ["normalize", "langid", "quality", "toxicity", "perplexity", "url_dedup", "exact_dedup",
@@ -85,14 +85,7 @@ def _stats(stage_dir: Path) -> dict:
 
 
 def peer_runs(corpus: Path, workers: int) -> dict[str, dict]:
-    runner = SHARED / "tools/peer_bench/run_datatrove.py"
-    peer(corpus, workers) if not (PEER_VENV / "bin/python").is_file() else None  # installs the venv once
-    out = WORK / "datatrove-all.json"
-    subprocess.run([str(PEER_VENV / "bin/python"), str(runner), "--input", str(corpus), "--work", str(WORK / "dt"),
-                    "--out", str(out), "--pipelines", "filter,minhash,exact,url", "--tasks", str(workers),
-                    "--workers", str(workers), "--lid-model", str(_lid_model())],
-                   check=True, stdout=subprocess.DEVNULL)
-    return {p["pipeline"]: p for p in json.loads(out.read_text())["pipelines"]}
+    return peer(corpus, workers, "filter,minhash,exact,url", "--lid-model", str(_lid_model()))
 
 
 def _lid_model() -> Path:

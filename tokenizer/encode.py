@@ -21,6 +21,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -60,11 +61,18 @@ def plan_units(shards: str | Path) -> list[Unit]:
     return units
 
 
-def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, int]:
-    """Encode one row group to WORK/{split}-{index}.bin and .len.npy; returns (tokens, docs, bytes)."""
+@lru_cache(maxsize=4)
+def _encoder(tokenizer_path: str, mtime_ns: int):
+    """The tokenizer once per worker process (a worker encodes many row groups)."""
     tok = load(tokenizer_path)
     # A document that literally contains "<|endoftext|>" must not produce the separator id.
     tok.encode_special_tokens = True
+    return tok
+
+
+def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, int]:
+    """Encode one row group to WORK/{split}-{index}.bin and .len.npy; returns (tokens, docs, bytes)."""
+    tok = _encoder(tokenizer_path, os.stat(tokenizer_path).st_mtime_ns)
     eot = eot_id(tok)
     dtype = token_dtype(tok.get_vocab_size())
     table = pq.ParquetFile(unit.shard).read_row_group(unit.row_group, columns=["text"])

@@ -148,8 +148,10 @@ def variant_config(cfg: AblateConfig, name: str, dropped: list[str], raw: Path, 
 
 
 def available_tokens(stage_dir: Path) -> int:
+    from stages.mix import BYTES_PER_TOKEN  # the budget is in the mix stage's units
+
     stats = json.loads((stage_dir / "stats.json").read_text())
-    return int(stats["bytes_kept"] / 4)  # the mix stage's estimate, bytes / 4
+    return int(stats["bytes_kept"] / BYTES_PER_TOKEN)
 
 
 def run_variants(cfg: AblateConfig, raw: Path, names: list[str]) -> dict[str, Path]:

@@ -18,9 +18,8 @@ from trainer.model import GPT
 from trainer.train import LATEST
 
 
-def load_model(cfg: RunConfig, checkpoint: Path | None = None) -> GPT:
-    tok = load_tokenizer(cfg.tokenizer_path)
-    cfg.model.vocab_size = tok.get_vocab_size()
+def load_model(cfg: RunConfig, checkpoint: Path | None = None, vocab_size: int | None = None) -> GPT:
+    cfg.model.vocab_size = vocab_size or load_tokenizer(cfg.tokenizer_path).get_vocab_size()
     if checkpoint is None:
         latest = cfg.checkpoint_dir / LATEST
         if not latest.is_file():
@@ -39,7 +38,7 @@ def load_model(cfg: RunConfig, checkpoint: Path | None = None) -> GPT:
 def sample(cfg: RunConfig, prompt: str | None = None, checkpoint: Path | None = None) -> str:
     s = cfg.sample
     tok = load_tokenizer(cfg.tokenizer_path)
-    model = load_model(cfg, checkpoint)
+    model = load_model(cfg, checkpoint, tok.get_vocab_size())
     ids = tok.encode(prompt if prompt is not None else s.prompt).ids or [eot_id(tok)]
     g = torch.Generator().manual_seed(s.seed)
     out = model.generate(torch.tensor([ids]), s.max_new_tokens, s.temperature, s.top_k,

@@ -104,7 +104,7 @@ class Checkpoints:
         return state["train"]
 
 
-def build_model(cfg: RunConfig, device: torch.device, world: int):
+def build_model(cfg: RunConfig, device: torch.device):
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank before sharding
     model = GPT(cfg.model).to(device)
     mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
@@ -155,7 +155,7 @@ def train(cfg: RunConfig) -> dict:
         cfg.model.vocab_size = tok.get_vocab_size()
         data = TokenData(cfg.tokens_dir, cfg.model.vocab_size, sha256_file(cfg.tokenizer_path),
                          cfg.model.block_size, t.seed)
-        model = build_model(cfg, device, world)
+        model = build_model(cfg, device)
         if t.compile:
             for block in model.blocks:  # per block, as torchtitan does: the FSDP hooks stay outside
                 block.compile()
