@@ -15,7 +15,7 @@ TRAIN_CONFIG ?= configs/train-demo.yaml
 NPROC ?= $(shell $(BIN)/python -c "import torch; print(torch.cuda.device_count() or 2)")
 LM_TARGETS = tokenizer tokenize train sample
 
-.PHONY: help setup lm toxicity-model ablate run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
+.PHONY: help setup lm toxicity-model browser ablate run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
@@ -28,6 +28,7 @@ help:
 	@echo "make sample     generate text from the newest checkpoint"
 	@echo "make ablate     train the same tiny GPT on raw, curated and leave-one-stage-out data (out/ablate/)"
 	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
+	@echo "make browser    install headless Chromium (apt-get, as root) for the HTML report's test"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
 	@echo "make bench      throughput vs plain pyarrow and vs datatrove, dedup and langid quality (needs ../shared)"
@@ -88,7 +89,15 @@ $(STAGE_TARGETS): setup lm toxicity-model
 stats: setup
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
-test: setup lm toxicity-model
+# Headless Chromium renders the HTML report in its test (Debian's package; apt-get needs root).
+# Without root it only warns: the test then skips, except under CI=true, where it fails.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	  else echo "make browser: chromium is not installed and this is not root: sudo apt-get install chromium"; fi
+
+test: setup lm toxicity-model browser
 	$(BIN)/python -m pytest -q
 
 test-fast: setup lm toxicity-model

@@ -6,6 +6,7 @@ options are `PipelineConfig`. `load_config` reads a YAML file and checks every k
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -17,6 +18,38 @@ import yaml
 
 class ConfigError(ValueError):
     """A configuration problem, with the file and key at fault in the message."""
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with YAML 1.2 floats: PyYAML follows YAML 1.1, where `1e-3` and `989.0e12`
+    (no dot or no exponent sign) are strings, so `lr: 1e-3` would silently be text."""
+
+
+_Loader.yaml_implicit_resolvers = {k: list(v) for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def yaml_load(text: str) -> Any:
+    """Every config file and `--set` value goes through here (YAML 1.2 numbers)."""
+    return yaml.load(text, Loader=_Loader)
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML config file; a missing file or bad YAML is a ConfigError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        return yaml_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
 
 
 def _type_name(tp: Any) -> str:
@@ -66,8 +99,16 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
     elif tp is float:
+        number = None
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            number = float(value)
+        elif isinstance(value, str):  # a quoted number, "1e-3": what Python's float() reads
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+        if number is not None and number == number:  # NaN is no setting
+            return number
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -182,14 +223,7 @@ def parse_config(raw: Any, where: str) -> PipelineConfig:
 
 
 def load_config(path: str | Path) -> PipelineConfig:
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
-    return parse_config(raw, str(path))
+    return parse_config(read_yaml(path), str(path))
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -198,6 +232,6 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: expected key=value")
     key, value = text.split("=", 1)
     try:
-        return key.strip(), yaml.safe_load(value)
+        return key.strip(), yaml_load(value)
     except yaml.YAMLError as e:
         raise ConfigError(f"--set {text!r}: invalid value: {e}") from None

@@ -55,3 +55,43 @@ def test_cli_set_override_is_validated(tmp_path):
                         str(REPO / "data/sample/corpus/fortunes/files"), "--output", str(tmp_path / "o"),
                         "--set", "unicode_form=XYZ", "--inline"], capture_output=True, text=True)
     assert r.returncode == 2 and "unicode_form" in r.stderr
+
+
+# Every file in configs/ and the loader its command reads it with (a new file must be added here).
+def _loaders():
+    from trainer.ablate import load_ablate_config
+    from trainer.config import load_run_config
+
+    return {"default.yaml": load_config, "ablate-pipeline.yaml": load_config,
+            "train-demo.yaml": load_run_config, "train-gpt124m.yaml": load_run_config,
+            "ablate-train.yaml": load_run_config, "ablate.yaml": load_ablate_config}
+
+
+def test_every_config_file_loads_with_its_commands_loader():
+    loaders = _loaders()
+    assert sorted(p.name for p in (REPO / "configs").glob("*.yaml")) == sorted(loaders)
+    for name, load in loaders.items():
+        load(REPO / "configs" / name)
+
+
+def test_numbers_are_floats_as_yaml_1_2_and_python_write_them(tmp_path):
+    from trainer.config import config_from_args, load_run_config, run_config_parser
+
+    cfg = load_run_config(REPO / "configs/train-gpt124m.yaml")
+    assert cfg.train.peak_flops == 989e12 and cfg.train.lr == 6e-4
+    p = write(tmp_path, "train:\n  lr: 1e-3\n  min_lr: 1E-4\n  peak_flops: 989.0e12\n  grad_clip: '2.5e0'\n"
+                        "  beta2: .95\n  weight_decay: 1\n")
+    t = load_run_config(p).train
+    assert (t.lr, t.min_lr, t.peak_flops, t.grad_clip, t.beta2, t.weight_decay) == (1e-3, 1e-4, 989e12, 2.5, 0.95, 1.0)
+    assert all(type(v) is float for v in (t.lr, t.min_lr, t.peak_flops, t.grad_clip, t.beta2, t.weight_decay))
+    args = run_config_parser("x", None).parse_args(["--config", str(p), "--set", "train.lr=6e-4",
+                                                    "--set", "train.peak_flops=312e12"])
+    assert config_from_args(args).train.lr == 6e-4 and config_from_args(args).train.peak_flops == 312e12
+    # a stage option through `curate stage --set` reads the same way; words stay words
+    cfg = load_config(write(tmp_path, "stages:\n  - name: read\n  - name: quality\n"
+                                      "    gopher_quality: {min_alpha_words: 8e-1}\n"))
+    assert cfg.stages[1].config.gopher_quality.min_alpha_words == 0.8
+    with pytest.raises(ConfigError, match=r"lr: expected float, got 'fast'"):
+        load_run_config(write(tmp_path, "train:\n  lr: fast\n"))
+    with pytest.raises(ConfigError, match=r"lr: expected float"):
+        load_run_config(write(tmp_path, "train:\n  lr: .nan\n"))

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -93,13 +96,45 @@ def test_html_report_is_self_contained_escaped_and_well_formed(run_dir, tmp_path
         assert words in text
 
 
+# Injected into a copy of the report (the report itself has no scripts): what the laid-out page shows.
+_MEASURE = """<script>
+const box = el => { const r = el.getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height)]; };
+const svgs = [...document.querySelectorAll('svg')].map(s => ({
+  label: s.getAttribute('aria-label') || '', size: box(s),
+  bars: [...s.querySelectorAll('rect')].filter(r => box(r)[0] > 0 && box(r)[1] > 0).length}));
+const h2 = [...document.querySelectorAll('h2')].filter(h => box(h)[1] > 0).map(h => h.textContent);
+const samples = [...document.querySelectorAll('details')].map(d => box(d.querySelector('summary'))[1]);
+const pre = document.createElement('pre'); pre.id = 'measured';
+pre.textContent = JSON.stringify({svgs, h2, samples, width: document.body.scrollWidth});
+document.body.appendChild(pre);
+</script>"""
+
+
 def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if not browser:
-        pytest.skip("chromium not installed")
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed in CI: `make test` installs it (`make browser`, as root)")
+        pytest.skip("chromium not installed (make browser)")
     page = tmp_path / "report.html"
     subprocess.run([CURATE, "stats", str(run_dir), "--html", str(page)], check=True, capture_output=True)
-    r = subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                        "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
-                        "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
-    assert "What was rejected, and why" in r.stdout and "<svg" in r.stdout
+    measured_page = tmp_path / "measured.html"
+    measured_page.write_text(page.read_text().replace("</body>", _MEASURE + "</body>"))
+    flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--window-size=1200,900"]
+    r = subprocess.run(flags + ["--dump-dom", measured_page.as_uri()], capture_output=True, text=True, timeout=120)
+    found = re.search(r'<pre id="measured">(.*?)</pre>', r.stdout, re.S)
+    assert found, f"chromium rendered no page: {r.stderr[-2000:]}"
+    seen = json.loads(unescape(found.group(1)))
+    assert seen["h2"][0] == "Funnel" and "What was rejected, and why" in seen["h2"]
+    assert any(h.startswith("Mixture") for h in seen["h2"]) and any(h.startswith("Final documents") for h in seen["h2"])
+    funnel = next(s for s in seen["svgs"] if s["label"] == "funnel")
+    assert funnel["size"][0] > 300 and funnel["size"][1] > 50 and funnel["bars"] >= 4  # 4 stages, kept bars at least
+    histograms = [s for s in seen["svgs"] if s["label"].startswith("histogram of")]
+    assert len(histograms) >= 2 and all(h["bars"] >= 2 and h["size"][1] > 40 for h in histograms)
+    assert len(seen["samples"]) >= 3 and all(h > 0 for h in seen["samples"])  # rejected documents to open
+    assert seen["width"] <= 1200  # nothing runs off the side of the window
+    shot = tmp_path / "report.png"
+    subprocess.run(flags + [f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000

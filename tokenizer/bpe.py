@@ -139,4 +139,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Call main from the module imported by name, not from __main__: functions it ships to Ray
+    # workers must resolve there, and a worker cannot import this process's __main__.
+    from tokenizer.bpe import main
+
     sys.exit(main())

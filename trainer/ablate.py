@@ -32,7 +32,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from pipeline.config import ConfigError, from_dict, parse_config, parse_override
+from pipeline.config import ConfigError, from_dict, load_config, parse_config, parse_override, read_yaml
+from trainer.config import load_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared/data"))
@@ -50,6 +51,14 @@ class AblateConfig:
     vocab_size: int = 8192
     pipeline: str = "configs/ablate-pipeline.yaml"
     train: str = "configs/ablate-train.yaml"
+
+
+def load_ablate_config(path: str | Path) -> AblateConfig:
+    """The ablation config and the pipeline and training configs it names, all validated."""
+    cfg = from_dict(AblateConfig, read_yaml(path) or {}, str(path))
+    load_config(REPO / cfg.pipeline)
+    load_run_config(REPO / cfg.train)
+    return cfg
 
 
 # ----------------------------------------------------------------------------- the raw corpus
@@ -138,7 +147,7 @@ def eval_texts() -> list[str]:
 
 # ------------------------------------------------------------------------------- the variants
 def variant_config(cfg: AblateConfig, name: str, dropped: list[str], raw: Path, budget: int | None):
-    raw_cfg = yaml.safe_load((REPO / cfg.pipeline).read_text())
+    raw_cfg = read_yaml(REPO / cfg.pipeline)
     stages = [s for s in raw_cfg["stages"]
               if s["name"] == "read" or ("*" not in dropped and s["name"] not in dropped)]
     if budget is not None:
@@ -198,7 +207,7 @@ def train_variant(cfg: AblateConfig, name: str, shards: Path, tokenizer: Path, e
     (root / "lm").mkdir()
     shutil.copyfile(tokenizer, root / "lm/tokenizer.json")
     tokenize_shards(data, root / "lm/tokenizer.json", root / "lm/tokens", inline=True)
-    run_cfg = yaml.safe_load((REPO / cfg.train).read_text())
+    run_cfg = read_yaml(REPO / cfg.train)
     run_cfg.update(shards=str(data), out=str(root / "lm"))
     (root / "run.yaml").write_text(yaml.safe_dump(run_cfg))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "trainer.train",
@@ -282,8 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="output directory (default: the config's)")
     args = p.parse_args(argv)
     try:
-        raw = yaml.safe_load(Path(args.config).read_text()) or {}
-        cfg = from_dict(AblateConfig, raw, args.config)
+        cfg = load_ablate_config(args.config)
         if args.corpus_mb:
             cfg.corpus_mb = args.corpus_mb
         if args.out:
@@ -333,4 +341,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Call main from the module imported by name, not from __main__: functions it ships to Ray
+    # workers must resolve there, and a worker cannot import this process's __main__.
+    from trainer.ablate import main
+
     sys.exit(main())

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
-from pipeline.config import ConfigError, from_dict, parse_override
+from pipeline.config import ConfigError, from_dict, parse_override, read_yaml
 
 
 @dataclass
@@ -135,13 +133,7 @@ class RunConfig:
 
 def load_run_config(path: str | Path, overrides: dict | None = None) -> RunConfig:
     """Read a run config; `overrides` maps dotted keys (`train.steps`) to values."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping")
     for key, value in (overrides or {}).items():

@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         cfg = config_from_args(args)
-        print(sample(cfg, args.prompt, args.checkpoint))
+        text = sample(cfg, args.prompt, args.checkpoint)
+        print(f"--- sample from {args.checkpoint or cfg.checkpoint_dir} ---\n{text}")
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -61,4 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # Call main from the module imported by name, not from __main__: functions it ships to Ray
+    # workers must resolve there, and a worker cannot import this process's __main__.
+    from trainer.sample import main
+
     sys.exit(main())
