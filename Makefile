@@ -62,8 +62,8 @@ $(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py data/toxicity/davidson/la
 
 run: setup lm toxicity-model
 	$(RUN)
-	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 	$(MAKE) --no-print-directory tokenizer tokenize train sample
+	$(CURATE) stats $(OUT) --html $(OUT)/report.html
 
 tokenizer: setup
 	$(BIN)/python -m tokenizer.bpe --config $(TRAIN_CONFIG)

@@ -88,6 +88,10 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
                     set(samples.get(name, {})) >= set(s.rejected):
                 break
     data["rejected_samples"] = samples
+    curves = sorted(out.glob("*/train_curves.svg"))
+    if curves:  # `make train` wrote its loss curves under this run (OUT/lm by default)
+        data["training"] = {"plot": os.path.relpath(curves[0], out),
+                            "log": os.path.relpath(curves[0].with_name("train_log.jsonl"), out)}
     ablation = out.parent / "ablate" / "RESULTS.md"
     if ablation.is_file():  # `make ablate` next to this run: does the curation pay?
         data["ablation"] = {"results": os.path.relpath(ablation, out),
@@ -164,6 +168,10 @@ def render_html(data: dict) -> str:
         body.append(f"<p>Does the curation pay? <a href='{e(a['results'])}'>ablation results</a> "
                     f"(<a href='{e(a['plot'])}'>plot</a>): the same model trained on raw, curated and "
                     "leave-one-stage-out data.</p>")
+    if "training" in data:
+        tr = data["training"]
+        body.append(f"<p>The model trained on these shards: <a href='{e(tr['plot'])}'>training curves</a> "
+                    f"(train and val loss; their gap is overfitting) and <a href='{e(tr['log'])}'>the log</a>.</p>")
     body += ["<h2>Funnel</h2>",
             "<p>Documents into each stage: kept (green) and rejected (red).</p>",
             _bars([(n, [(s["kept"], "#54a24b"), (s["rejected_total"], "#e45756")]) for n, s in stages.items()],

@@ -138,3 +138,18 @@ def test_html_report_renders_in_headless_chromium(run_dir, tmp_path):
     shot = tmp_path / "report.png"
     subprocess.run(flags + [f"--screenshot={shot}", page.as_uri()], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_html_report_links_the_training_curves(run_dir, tmp_path):
+    from trainer.curves import write_curves
+
+    lm = run_dir / "lm"
+    lm.mkdir(exist_ok=True)
+    rows = [{"step": 0, "train_eval_loss": 8.3, "val_loss": 8.3}, {"step": 5, "loss": 7.0},
+            {"step": 10, "loss": 6.0, "train_eval_loss": 5.9, "val_loss": 6.4}]
+    (lm / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    svg = write_curves(lm / "train_log.jsonl", lm / "train_curves.svg").read_text()
+    assert svg.count("<polyline") == 3 and "<script" not in svg
+    page = tmp_path / "report.html"
+    subprocess.run([CURATE, "stats", str(run_dir), "--html", str(page)], check=True, capture_output=True)
+    assert "href='lm/train_curves.svg'" in page.read_text()

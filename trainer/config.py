@@ -80,6 +80,9 @@ class TrainConfig:
     # "auto": CUDA with bf16 mixed precision when a GPU is visible, else CPU float32 with gloo.
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compile: bool = False
+    # "epoch": every window once per epoch, in a permutation per epoch (trainer/data.py);
+    # "random": windows at independent random offsets (with replacement).
+    sampling: Literal["epoch", "random"] = "epoch"
     # Stop after this many steps of this invocation (tests interrupt a run this way).
     stop_after: int | None = None
 
@@ -98,13 +101,13 @@ class TrainConfig:
 class SampleConfig:
     prompt: str = "The "
     max_new_tokens: int = 200
-    temperature: float = 0.8
+    temperature: float = 0.8     # 0: greedy (the most likely token every time)
     top_k: int | None = 50
     seed: int = 1234
 
     def __post_init__(self) -> None:
-        if self.temperature <= 0:
-            raise ConfigError(f"sample.temperature: must be > 0, got {self.temperature}")
+        if self.temperature < 0:
+            raise ConfigError(f"sample.temperature: must be >= 0 (0 = greedy), got {self.temperature}")
 
 
 @dataclass

@@ -52,15 +52,39 @@ class Attention(nn.Module):
         self.proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
         self.dropout = cfg.dropout
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: KVCache | None = None) -> torch.Tensor:
+        """`cos`/`sin` are the tables of x's positions; with `cache`, x follows the cached tokens."""
         B, T, C = x.shape
         q = self.q(x).view(B, T, self.n_head, self.head_dim).transpose(1, 2)
         k, v = self.kv(x).view(B, T, 2, self.n_kv_head, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+        causal = True
+        if cache is not None:
+            k, v = cache.append(k, v)
+            causal = T > 1  # one new token attends to everything cached; a prompt is causal
+            if causal and k.shape[2] != T:
+                raise ValueError("a cache takes the prompt in one call, then one token per call")
         y = F.scaled_dot_product_attention(
-            q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0,
+            q, k, v, is_causal=causal, dropout_p=self.dropout if self.training else 0.0,
             enable_gqa=self.n_kv_head != self.n_head)
         return self.proj(y.transpose(1, 2).reshape(B, T, C))
+
+
+class KVCache:
+    """Keys and values of the tokens seen so far, for one layer (generation only)."""
+
+    def __init__(self) -> None:
+        self.k: torch.Tensor | None = None
+        self.v: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return 0 if self.k is None else self.k.shape[2]
+
+    def append(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self.k = k if self.k is None else torch.cat([self.k, k], dim=2)
+        self.v = v if self.v is None else torch.cat([self.v, v], dim=2)
+        return self.k, self.v
 
 
 class MLP(nn.Module):
@@ -80,8 +104,9 @@ class Block(nn.Module):
         self.norm2, self.mlp = make_norm(cfg), MLP(cfg)
         self.drop = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop(self.attn(self.norm1(x), cos, sin))
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
+                cache: KVCache | None = None) -> torch.Tensor:
+        x = x + self.drop(self.attn(self.norm1(x), cos, sin, cache))
         return x + self.drop(self.mlp(self.norm2(x)))
 
 
@@ -97,26 +122,49 @@ class GPT(nn.Module):
         self.norm = make_norm(cfg)
         self.lm_head = nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
         self.lm_head.weight = self.tok_emb.weight  # tied
-        cos, sin = rope_tables(cfg.d_model // cfg.n_head, cfg.block_size, cfg.rope_theta)
         # not persistent: rebuilt from the config, so checkpoints hold only learned weights
-        self.register_buffer("rope_cos", cos, persistent=False)
-        self.register_buffer("rope_sin", sin, persistent=False)
-        self.reset_parameters()
+        self.register_buffer("rope_cos", torch.empty(cfg.block_size, cfg.d_model // cfg.n_head // 2), persistent=False)
+        self.register_buffer("rope_sin", torch.empty_like(self.rope_cos), persistent=False)
+        if self.tok_emb.weight.device.type != "meta":
+            self.init_weights()
 
-    def reset_parameters(self) -> None:
-        for name, p in self.named_parameters():
+    @torch.no_grad()
+    def init_weights(self, seed: int = 0) -> None:
+        """Fill every parameter and the rotary tables, also after `fully_shard` and `to_empty`.
+
+        Each parameter's full value is drawn on the CPU from (seed, its position) and each rank
+        keeps its own shard of it: the weights do not depend on the world size, and no rank
+        ever holds more than one whole parameter (torchtitan's meta-device order).
+        """
+        from torch.distributed.tensor import DTensor, distribute_tensor
+
+        for i, (name, p) in enumerate(self.named_parameters()):  # a tied weight is listed once
             if p.dim() >= 2:
                 # GPT-2: residual projections scaled down by depth so the stream's variance stays put
                 std = 0.02 / math.sqrt(2 * self.cfg.n_layer) if name.endswith(("proj.weight", "down.weight")) else 0.02
-                nn.init.normal_(p, mean=0.0, std=std)
+                full = torch.randn(p.shape, generator=torch.Generator().manual_seed(seed * 1_000_003 + i)) * std
+            else:
+                full = torch.ones(p.shape)  # norm gains
+            if isinstance(p, DTensor):
+                local = distribute_tensor(full, p.device_mesh, p.placements, src_data_rank=None).to_local()
+                p.to_local().copy_(local)
+            else:
+                p.copy_(full)
+        cos, sin = rope_tables(self.cfg.d_model // self.cfg.n_head, self.cfg.block_size, self.cfg.rope_theta,
+                               device=self.rope_cos.device)
+        self.rope_cos.copy_(cos)
+        self.rope_sin.copy_(sin)
 
-    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None,
+                caches: list[KVCache] | None = None):
         T = idx.shape[1]
-        if T > self.cfg.block_size:
-            raise ValueError(f"sequence of {T} tokens exceeds block_size {self.cfg.block_size}")
+        start = len(caches[0]) if caches else 0
+        if start + T > self.cfg.block_size:
+            raise ValueError(f"sequence of {start + T} tokens exceeds block_size {self.cfg.block_size}")
+        cos, sin = self.rope_cos[start:start + T], self.rope_sin[start:start + T]
         x = self.drop(self.tok_emb(idx))
-        for block in self.blocks:
-            x = block(x, self.rope_cos, self.rope_sin)
+        for i, block in enumerate(self.blocks):
+            x = block(x, cos, sin, caches[i] if caches else None)
         logits = self.lm_head(self.norm(x))
         if targets is None:
             return logits
@@ -144,12 +192,25 @@ class GPT(nn.Module):
     def generate(self, idx: torch.Tensor, max_new_tokens: int, temperature: float = 1.0,
                  top_k: int | None = None, generator: torch.Generator | None = None,
                  stop_token: int | None = None) -> torch.Tensor:
+        """Continue idx; temperature 0 is greedy. Keys and values are cached while the text fits
+        in block_size; past it each token is predicted from the last block_size tokens (the
+        prompt is re-read), as the uncached model does."""
+        caches: list[KVCache] = []
         for _ in range(max_new_tokens):
-            logits = self(idx[:, -self.cfg.block_size:])[:, -1, :].float() / temperature
-            if top_k:
-                kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
-                logits[logits < kth] = -float("inf")
-            nxt = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
+            if not caches or len(caches[0]) >= self.cfg.block_size:
+                caches = [KVCache() for _ in self.blocks]
+                logits = self(idx[:, -self.cfg.block_size:], caches=caches)
+            else:
+                logits = self(idx[:, -1:], caches=caches)
+            logits = logits[:, -1, :].float()
+            if temperature == 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k:
+                    kth = torch.topk(logits, min(top_k, logits.size(-1))).values[:, [-1]]
+                    logits[logits < kth] = -float("inf")
+                nxt = torch.multinomial(F.softmax(logits, dim=-1), 1, generator=generator)
             idx = torch.cat([idx, nxt], dim=1)
             if stop_token is not None and bool((nxt == stop_token).all()):
                 break

@@ -1,6 +1,9 @@
-"""Generate text from the newest checkpoint (temperature and top-k sampling), in one process.
+"""Generate text from the newest checkpoint (temperature and top-k sampling, or greedy), in one process.
 
     python -m trainer.sample --config configs/train-demo.yaml --prompt "The kernel"
+    python -m trainer.sample --set sample.temperature=0      # greedy
+
+Keys and values are cached across steps (trainer/model.py), and the GPU is used when visible.
 """
 from __future__ import annotations
 
@@ -35,13 +38,16 @@ def load_model(cfg: RunConfig, checkpoint: Path | None = None, vocab_size: int |
     return model.eval()
 
 
-def sample(cfg: RunConfig, prompt: str | None = None, checkpoint: Path | None = None) -> str:
+def sample(cfg: RunConfig, prompt: str | None = None, checkpoint: Path | None = None,
+           device: torch.device | str | None = None) -> str:
+    """Continue the prompt (temperature 0: greedy), on the GPU when there is one."""
     s = cfg.sample
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     tok = load_tokenizer(cfg.tokenizer_path)
-    model = load_model(cfg, checkpoint, tok.get_vocab_size())
+    model = load_model(cfg, checkpoint, tok.get_vocab_size()).to(device)
     ids = tok.encode(prompt if prompt is not None else s.prompt).ids or [eot_id(tok)]
-    g = torch.Generator().manual_seed(s.seed)
-    out = model.generate(torch.tensor([ids]), s.max_new_tokens, s.temperature, s.top_k,
+    g = torch.Generator(device=device).manual_seed(s.seed)
+    out = model.generate(torch.tensor([ids], device=device), s.max_new_tokens, s.temperature, s.top_k,
                          generator=g, stop_token=eot_id(tok))
     return tok.decode(out[0].tolist(), skip_special_tokens=True)
 
