@@ -24,8 +24,8 @@ def write_curves(log_path: Path, svg_path: Path, width: int = 640, height: int =
     hi = hi if hi > lo else lo + 1
     last = max(steps) or 1
 
-    def xy(step: float, value: float) -> str:
-        return f"{left + (right - left) * step / last:.1f},{bottom - (bottom - top) * (value - lo) / (hi - lo):.1f}"
+    def xy(step: float, value: float) -> tuple[str, str]:
+        return f"{left + (right - left) * step / last:.1f}", f"{bottom - (bottom - top) * (value - lo) / (hi - lo):.1f}"
 
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img" '
              f'aria-label="training curves" font-family="sans-serif" font-size="11">',
@@ -39,8 +39,8 @@ def write_curves(log_path: Path, svg_path: Path, width: int = 640, height: int =
         pts = points[key]
         if len(pts) > 1:
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                         f'points="{" ".join(xy(s, v) for s, v in pts)}"/>')
-        parts += [f'<circle cx="{xy(s, v).split(",")[0]}" cy="{xy(s, v).split(",")[1]}" r="2.5" fill="{colour}"/>'
+                         f'points="{" ".join(",".join(xy(s, v)) for s, v in pts)}"/>')
+        parts += ['<circle cx="{}" cy="{}" r="2.5" fill="{}"/>'.format(*xy(s, v), colour)
                   for s, v in pts if key != "loss"]
         y = top + 16 * i
         parts.append(f'<rect x="{right + 12}" y="{y}" width="12" height="4" fill="{colour}"/>'
