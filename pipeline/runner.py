@@ -123,6 +123,10 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     directory = out / stage_dirname(index, entry.name)
     c_hash = config_hash(entry.name, entry.config, cfg.seed, cfg.batch_size)
     i_hash = _input_hash(cfg, out, index)
+    extra = stage_class(entry.name)(entry.config, seed=cfg.seed).input_files()
+    if extra:  # eval sets and the like: a changed file redoes the stage
+        refs = expand_inputs([(p, None) for p in extra])
+        i_hash = sha256_bytes(canonical([i_hash, [(r.rel, r.size, os.stat(r.path).st_mtime_ns) for r in refs]]))
     done = read_success(directory)
     if not force and done and done.get("config_hash") == c_hash and done.get("input_hash") == i_hash:
         stats = read_stats(directory)

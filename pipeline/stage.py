@@ -91,6 +91,11 @@ class Stage:
     def setup(self) -> None:
         """Load models and other heavy state; called once per worker, never per batch."""
 
+    def input_files(self) -> list[str]:
+        """Files or directories the stage reads besides its input parts (eval sets, word lists):
+        their names, sizes and mtimes join the stage's input hash, so changing one redoes it."""
+        return []
+
     def process(self, batch: pa.Table) -> Decisions:
         raise NotImplementedError
 
@@ -143,6 +148,12 @@ class GlobalStage(Stage):
         (int64, row within the part), `reject_reason` (null = kept) and `decision_columns`.
         Rows without a decision are kept with the columns' defaults."""
         raise NotImplementedError
+
+    def finish(self, decisions: Decisions, work: str) -> Decisions:
+        """A row-local pass over each batch once `analyze`'s decisions are applied to it: where a
+        stage changes text with what `analyze` learnt and left in `work` (the lines to drop, an
+        index to look up). Default: the decisions as they are."""
+        return decisions
 
     def process(self, batch: pa.Table) -> Decisions:  # pragma: no cover - the runner applies decisions
         raise TypeError(f"{self.name} is a global stage: the runner applies its decisions")

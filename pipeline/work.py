@@ -94,7 +94,7 @@ def _decisions(stage: Stage, task: UnitTask, stats: StageStats) -> Iterator[Deci
     offset = 0
     for batch in iter_batches(task.source, task.batch_size):
         stats.count_in(batch)
-        d = apply(batch, offset) if apply else stage.process(batch)
+        d = stage.finish(apply(batch, offset), task.decisions) if apply else stage.process(batch)
         if d.table.num_rows != batch.num_rows:
             raise StageError(
                 f"stage {stage.name!r} returned {d.table.num_rows} rows for a batch of "

@@ -27,15 +27,13 @@ from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
 from pipeline.stage import GlobalContext, GlobalStage, register
+from stages.ngrams import SHINGLE_MULT, shingles, words  # noqa: F401  (words, shingles: this stage's API too)
 
 EDGES = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
 # `rank`: a hash of the document id, so a band group's centre does not depend on input order
 BANDS = pa.schema([("key", pa.uint64()), ("rank", pa.uint64()), ("gid", pa.uint64())])
 MEMBERS = pa.schema([("comp", pa.uint64()), ("gid", pa.uint64())])
 COMPS = pa.schema([("comp", pa.uint64()), ("gid", pa.uint64()), ("id", pa.string())])
-_SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
-                          0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63],
-                         dtype=np.uint64)
 _FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)  # MurmurHash3's finaliser, as datasketch applies it
 
 
@@ -92,48 +90,6 @@ def fmix32(h: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint32(s3))
 
 
-def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(64-bit hash of every word, word offsets per document) of normalised text."""
-    t = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
-    t = pc.replace_substring_regex(t, r"[\p{P}\p{S}]+", " ")
-    # scripts written without spaces: every character is a word
-    t = pc.replace_substring_regex(t, r"(\p{Han}|\p{Hiragana}|\p{Katakana}|\p{Thai}|\p{Lao}|\p{Khmer})", " \\1 ")
-    lists = pc.utf8_split_whitespace(t)
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
-    offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
-    flat = lists.flatten()
-    if len(flat) == 0:
-        return np.zeros(0, np.uint64), offsets - offsets[0]
-    encoded = pc.dictionary_encode(flat)
-    word_hash = hash64(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
-    return word_hash, offsets - offsets[0]
-
-
-def shingles(word_hash: np.ndarray, offsets: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(32-bit hash of every word n-gram, n-gram offsets per document).
-
-    A document with fewer than n words (but at least one) gets one shingle of all its words.
-    """
-    counts = np.diff(offsets)
-    starts = offsets[:-1]
-    per_doc = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1))
-    total = int(per_doc.sum())
-    first = np.repeat(starts, per_doc)
-    pos = first + (np.arange(total) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc))
-    end = np.repeat(starts + counts, per_doc)
-    padded = np.concatenate([word_hash, np.zeros(n, np.uint64)])
-    h = np.zeros(total, np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            term = padded[pos + k] * _SHINGLE_MULT[k % len(_SHINGLE_MULT)] + np.uint64(k + 1)
-            h += np.where(pos + k < end, term, np.uint64(0))
-    h = mix64(h)
-    h32 = ((h >> np.uint64(32)) ^ h).astype(np.uint32)
-    out_offsets = np.concatenate([[0], np.cumsum(per_doc)])
-    return h32, out_offsets
-
-
 def signatures(h32: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,
                chunk: int = 1 << 15) -> np.ndarray:
     """MinHash signature per document (rows of documents without shingles are all 2^32-1)."""
@@ -162,9 +118,9 @@ def band_keys(sig: np.ndarray, bands: int, rows: int) -> np.ndarray:
     keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for j in range(bands):
-            acc = np.full(sig.shape[0], np.uint64(j) * _SHINGLE_MULT[0], dtype=np.uint64)
+            acc = np.full(sig.shape[0], np.uint64(j) * SHINGLE_MULT[0], dtype=np.uint64)
             for k in range(rows):
-                acc = (acc ^ sig[:, j * rows + k].astype(np.uint64)) * _SHINGLE_MULT[1]
+                acc = (acc ^ sig[:, j * rows + k].astype(np.uint64)) * SHINGLE_MULT[1]
             keys[:, j] = mix64(acc)
     return keys
 
@@ -190,7 +146,7 @@ def _write_both_ways(u: np.ndarray, v: np.ndarray, work: str, step: str, source:
 
 def _set_digest(u: np.ndarray, v: np.ndarray) -> int:
     with np.errstate(over="ignore"):
-        return int(np.sum(mix64(u * _SHINGLE_MULT[2] + v), dtype=np.uint64))
+        return int(np.sum(mix64(u * SHINGLE_MULT[2] + v), dtype=np.uint64))
 
 
 @register

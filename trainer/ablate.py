@@ -36,6 +36,7 @@ from pipeline.config import ConfigError, from_dict, load_config, parse_config, p
 from trainer.config import load_run_config
 
 REPO = Path(__file__).resolve().parents[1]
+EVAL_FILE = "eval.parquet"  # under the ablation's out: the held-out texts, val split of every variant
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared/data"))
 # Gutenberg books kept out of everything but the evaluation (not in data/reference, not in the sample)
 EVAL_BOOKS = ["Poe_Edgar_Allan_Selections_from_Poe", "Wharton_Edith_French_Ways_and_Their_Meaning",
@@ -131,11 +132,13 @@ def build_raw_corpus(dest: Path, mb: float, seed: int) -> Path:
 
 def eval_texts() -> list[str]:
     """Held-out clean English: wikitext-2 test articles and three Gutenberg books."""
+    from scripts.build_eval import wikitext_articles
+
     texts = []
     wiki = SHARED / "reference-prose/wikitext-2/test.txt"
     if wiki.is_file():
         body = wiki.read_text(encoding="utf-8")
-        texts += [a.strip() for a in re.split(r"\n = [^=\n]+ = \n", body) if len(a.strip()) > 500]
+        texts += wikitext_articles(body)
         for f in sorted((SHARED / "reference-prose/gutenberg-en/texts").glob("*.txt")):
             if any(b in f.name for b in EVAL_BOOKS):
                 text = f.read_text(encoding="utf-8", errors="replace")
@@ -150,6 +153,9 @@ def variant_config(cfg: AblateConfig, name: str, dropped: list[str], raw: Path, 
     raw_cfg = read_yaml(REPO / cfg.pipeline)
     stages = [s for s in raw_cfg["stages"]
               if s["name"] == "read" or ("*" not in dropped and s["name"] not in dropped)]
+    for s in stages:  # the evaluation texts are what every curated variant must be clean of
+        if s["name"] == "decontaminate":
+            s["eval_sets"] = [str(Path(cfg.out) / EVAL_FILE)]
     if budget is not None:
         stages.append({"name": "mix", "token_budget": budget, "val_fraction": 0.0, "max_repeats": 8})
     return parse_config({"input": [str(raw)], "output": str(Path(cfg.out) / "variants" / name), "seed": cfg.seed,
@@ -311,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     corpus = build_raw_corpus(out / "raw-corpus", cfg.corpus_mb, cfg.seed)
     texts = eval_texts()
-    eval_parquet = out / "eval.parquet"
+    eval_parquet = out / EVAL_FILE
     pq.write_table(pa.table({"id": [f"eval-{i}" for i in range(len(texts))], "text": texts}), eval_parquet)
     shards, budget, tokens = run_variants(cfg, corpus, names)
     # neutral prose for the tokenizer: data/reference (KenLM's text), in no variant and not evaluated on
