@@ -115,6 +115,8 @@ bench: setup lm toxicity-model
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/pii_eval.py
 	$(BIN)/python bench/toxicity_eval.py
+	$(BIN)/python bench/bench_line_dedup.py
+	$(BIN)/python bench/decontam_eval.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

@@ -74,6 +74,12 @@ def keep_rates(with_lines: bool) -> dict:
         for src, n, mb in con.sql(f"select source, count(*), sum(strlen(text)) / 1e6 from read_parquet('{where}/*.parquet', "
                                   "union_by_name=true) group by source").fetchall():
             rows.setdefault(src, {})[name] = (n, mb)
+    if with_lines:
+        lines = next(out.glob("*-line_dedup"))
+        for src, removed, changed in con.sql(
+                f"select source, sum(line_dedup_lines_removed), count_if(line_dedup_lines_removed > 0) from "
+                f"read_parquet('{lines}/*/*.parquet', union_by_name=true) group by source").fetchall():
+            rows[src]["lines"] = (int(removed), int(changed))
     return rows
 
 
@@ -115,12 +121,13 @@ def main() -> int:
                      f"{text_mb / med('datatrove', 0) / args.workers:.2f} | {med('datatrove', 1):,.0f} | "
                      f"{d['docs_in'] - d['docs_out']:,} documents removed; {text_mb - d['text_mb_out']:.1f} MB of text removed |")
         table.append(f"\nSpeed ratio, whole command: **{med('datatrove', 0) / med('curate', 0):.1f}x**.")
-    web = ["| input | documents in | kept by quality without line_dedup | with line_dedup | MB kept without | MB kept with |",
-           "|---|---:|---:|---:|---:|---:|"]
+    web = ["| input | documents in | lines removed (documents changed) | kept by quality without line_dedup | "
+           "with line_dedup | MB kept without | MB kept with |", "|---|---:|---:|---:|---:|---:|---:|"]
     for src in sorted(plain):
         p, w = plain[src], lines.get(src, {})
-        web.append(f"| {src} | {p['in'][0]:,} | {p.get('kept', (0, 0))[0]:,} | {w.get('kept', (0, 0))[0]:,} | "
-                   f"{p.get('kept', (0, 0))[1]:.2f} | {w.get('kept', (0, 0))[1]:.2f} |")
+        removed, changed = w.get("lines", (0, 0))
+        web.append(f"| {src} | {p['in'][0]:,} | {removed:,} ({changed:,}) | {p.get('kept', (0, 0))[0]:,} | "
+                   f"{w.get('kept', (0, 0))[0]:,} | {p.get('kept', (0, 0))[1]:.3f} | {w.get('kept', (0, 0))[1]:.3f} |")
     text = "\n".join([
         "# line_dedup beside datatrove's sentence dedup", "",
         f"`python bench/bench_line_dedup.py --mb {args.mb:g} --repeats {args.repeats} --workers {args.workers}` on "

@@ -90,7 +90,6 @@ def word_spans(text: str) -> list[tuple[int, int]]:
 class Decontaminate(GlobalStage):
     name = "decontaminate"
     Config = DecontaminateConfig
-    decision_columns = {}
 
     def __init__(self, config: DecontaminateConfig, *, seed: int = 0) -> None:
         super().__init__(config, seed=seed)

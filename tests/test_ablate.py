@@ -33,3 +33,24 @@ def test_miniature_ablation_writes_results_for_both_variants(tmp_path):
     # the curated variant is a subset of the raw one: fewer tokens available
     avail = {k: int(v.group(0).split("|")[3].replace(",", "")) for k, v in rows.items()}
     assert avail["curated"] < avail["raw"]
+    # every curated variant passed decontaminate with the held-out texts as its eval set: no
+    # 13-gram of them (other than those too common to count) is left in its training shards
+    import json
+
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from stages.ngrams import ngram_hashes, words
+
+    variant = tmp_path / "ablate/variants/curated"
+    stats = json.loads(next(variant.glob("*-decontaminate/stats.json")).read_text())
+    held_out = pq.read_table(tmp_path / "ablate/eval.parquet").column("text")
+    assert stats["extra"]["eval_docs"] == len(held_out) > 100
+    wh, off = words(held_out)
+    h, noff = ngram_hashes(wh, off, 13, short_docs=False)
+    pairs = np.unique(np.stack([h, np.repeat(np.arange(len(held_out)), np.diff(noff)).astype(np.uint64)], 1), axis=0)
+    values, counts = np.unique(pairs[:, 0], return_counts=True)
+    evidence = set(values[counts <= 10].tolist())
+    shards = pq.read_table(next(variant.glob("*-mix/shards"))).column("text")
+    wh, off = words(shards)
+    assert not set(ngram_hashes(wh, off, 13, short_docs=False)[0].tolist()) & evidence
