@@ -117,6 +117,7 @@ bench: setup lm toxicity-model
 	$(BIN)/python bench/toxicity_eval.py
 	$(BIN)/python bench/bench_line_dedup.py
 	$(BIN)/python bench/decontam_eval.py
+	$(BIN)/python bench/bench_small.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

@@ -48,7 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--input", nargs="+", metavar="PATH",
                    help="input files or directories, replacing the config's `input`")
     r.add_argument("--workers", type=int, help="Ray workers per stage (default: one per CPU)")
-    r.add_argument("--inline", action="store_true", help="run in this process without Ray (debugging)")
+    r.add_argument("--executor", choices=["auto", "ray", "inline"],
+                   help="where stages run (default: the config's `executor`; auto = in this process below "
+                        "4 MiB of stage input without RAY_ADDRESS, else Ray)")
+    r.add_argument("--inline", action="store_true", help="the same as --executor inline")
 
     s = sub.add_parser("stage", parents=[common], help="run one stage alone on JSONL/Parquet/text input",
                        description="Run one stage on any input: it is read first (OUT/00-read), "
@@ -61,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="a stage option, value as YAML (repeatable): --set max_bytes=500000")
     s.add_argument("--workers", type=int)
     s.add_argument("--seed", type=int, default=1234)
-    s.add_argument("--inline", action="store_true", help="run in this process without Ray")
+    s.add_argument("--executor", choices=["auto", "ray", "inline"], default="auto",
+                   help="auto (default): in this process below 4 MiB of stage input without RAY_ADDRESS, else Ray")
+    s.add_argument("--inline", action="store_true", help="the same as --executor inline")
 
     t = sub.add_parser("stats", parents=[common], help="per-stage table: documents in / kept / rejected, bytes, time")
     t.add_argument("dir", help="a pipeline output directory, e.g. out/default")
@@ -83,8 +88,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.input = [InputSpec(path=p) for p in args.input]
     if args.workers is not None:
         cfg.workers = args.workers
-    if args.inline:
-        cfg.executor = "inline"
+    if args.executor or args.inline:
+        cfg.executor = "inline" if args.inline else args.executor
     cfg.__post_init__()
     runs = run_pipeline(cfg, only=args.only, from_stage=args.from_stage)
     _print_table(Path(cfg.output), [r.directory.name for r in runs])
@@ -100,7 +105,7 @@ def _cmd_stage(args: argparse.Namespace) -> int:
     stages = [{"name": "read"}] if args.name == "read" else [{"name": "read"}, {"name": args.name}]
     stages[-1].update(options)
     raw = {"input": list(args.input), "output": args.output, "seed": args.seed,
-           "workers": args.workers, "executor": "inline" if args.inline else "ray", "stages": stages}
+           "workers": args.workers, "executor": "inline" if args.inline else args.executor, "stages": stages}
     cfg = parse_config(raw, f"curate stage {cls.name}")
     runs = run_pipeline(cfg)
     _print_table(Path(cfg.output), [r.directory.name for r in runs])

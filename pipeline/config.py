@@ -171,7 +171,9 @@ class PipelineConfig:
     # Ray actors per stage; null = as many as the cluster has CPUs for the stage's resources.
     workers: int | None = None
     # "ray": local Ray, or the cluster in RAY_ADDRESS. "inline": one process, no Ray (debugging).
-    executor: Literal["ray", "inline"] = "ray"
+    # "auto": inline for a stage whose input is under AUTO_INLINE_BYTES when RAY_ADDRESS is unset
+    # (Ray's start-up and the stage's actors would cost more than the work), else Ray.
+    executor: Literal["auto", "ray", "inline"] = "auto"
     # Rows per Arrow batch handed to a stage; Parquet row groups are this size too.
     batch_size: int = 1024
     stages: list[StageEntry] = field(default_factory=list)

@@ -66,17 +66,28 @@ def _index_of(cfg: PipelineConfig, name: str, flag: str) -> int:
                       f"(stages: {', '.join(e.name for e in cfg.stages)})")
 
 
+# Under this much input (bytes on disk) a stage runs in the driver when `executor: auto`: Ray's
+# start-up (~4 s here) and a stage's actors (~1 s) cost more than a second core saves.
+AUTO_INLINE_BYTES = 4 << 20
+
+
 class _LazyExecutor:
-    """Starts Ray only when a stage actually has to run (a fully up-to-date run never does)."""
+    """Starts Ray only when a stage actually has to run on it (a fully up-to-date run, or one
+    whose stages are all small under `executor: auto`, never does)."""
 
     def __init__(self, cfg: PipelineConfig, given: Any) -> None:
         self.cfg, self.executor, self.owned = cfg, given, given is None
+        self.inline: Any = None
 
-    def get(self) -> Any:
+    def get(self, input_bytes: int) -> Any:
+        from pipeline.executors import InlineExecutor, make_executor
+
+        if self.owned and self.cfg.executor != "ray" and (self.cfg.executor == "inline" or (
+                input_bytes < AUTO_INLINE_BYTES and not os.environ.get("RAY_ADDRESS"))):
+            self.inline = self.inline or InlineExecutor()
+            return self.inline
         if self.executor is None:
-            from pipeline.executors import make_executor
-
-            self.executor = make_executor(self.cfg.executor, num_cpus=self.cfg.workers)
+            self.executor = make_executor("ray", num_cpus=self.cfg.workers)
         return self.executor
 
     def shutdown(self) -> None:
@@ -143,7 +154,7 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     cls = stage_class(entry.name)
     stage = cls(entry.config, seed=cfg.seed)
     tasks = _plan_tasks(cfg, out, index, stage, tmp)
-    executor = executor.get()
+    executor = executor.get(_input_bytes(tasks))
     workers = executor.workers_for(cls.resources, cfg.workers, len(tasks))
 
     stats = StageStats(entry.name, workers=workers)
@@ -189,6 +200,12 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
              f"{stats.docs_in:,}", f"{stats.kept:,}", f"{stats.rejected_total:,}",
              dict(sorted(stats.rejected.items())), stats.seconds, f"{rate:,.0f}")
     return StageRun(index, entry, directory, stats, skipped=False)
+
+
+def _input_bytes(tasks: list[UnitTask]) -> int:
+    """Bytes on disk a stage reads: its input files (read) or its upstream parts."""
+    return sum(sum(f.size for f in t.source.files) if hasattr(t.source, "files") else os.path.getsize(t.source)
+               for t in tasks)
 
 
 def _group_outputs(outputs: list[dict]) -> dict[str, list[dict]]:

@@ -58,3 +58,31 @@ def test_stages_lists_options():
 def test_stats_on_missing_dir_is_a_clear_error(tmp_path):
     r = curate("stats", str(tmp_path / "nothing"))
     assert r.returncode == 2 and "no such output directory" in r.stderr
+
+
+def test_small_input_runs_in_this_process_and_large_input_on_ray(tmp_path):
+    # one document: no Ray start-up (the log says where each stage ran); same bytes as Ray would write
+    doc = tmp_path / "one.jsonl"
+    doc.write_text(json.dumps({"id": "a", "text": "Caf\u00e9  au lait\r\n\r\n\r\nis   served."}) + "\n")
+    r = curate("stage", "normalize", "--input", str(doc), "--output", str(tmp_path / "auto"))
+    assert r.returncode == 0, r.stderr
+    assert "inline worker" in r.stderr and "ray" not in r.stderr.lower()
+    r = curate("stage", "normalize", "--input", str(doc), "--output", str(tmp_path / "ray"), "--executor", "ray")
+    assert r.returncode == 0 and "ray: local instance" in r.stderr and "ray worker" in r.stderr
+    parts = [sorted((tmp_path / d / "01-normalize/kept").glob("*.parquet")) for d in ("auto", "ray")]
+    assert [p.read_bytes() for p in parts[0]] == [p.read_bytes() for p in parts[1]]
+
+
+def test_auto_executor_picks_by_the_stage_input_size(monkeypatch):
+    import pipeline.executors
+    from pipeline import runner
+
+    # a stand-in for starting Ray: what is chosen is the question here, not Ray itself
+    monkeypatch.setattr(pipeline.executors, "make_executor", lambda kind, num_cpus=None: type("R", (), {"name": kind})())
+    cfg = runner.PipelineConfig(executor="auto")
+    lazy = runner._LazyExecutor(cfg, None)
+    assert lazy.get(runner.AUTO_INLINE_BYTES - 1).name == "inline"
+    assert lazy.get(runner.AUTO_INLINE_BYTES).name == "ray"
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster is always used when there is one
+    assert runner._LazyExecutor(cfg, None).get(10).name == "ray"
+    assert runner._LazyExecutor(runner.PipelineConfig(executor="ray"), None).get(10).name == "ray"

@@ -16,7 +16,7 @@ from pipeline.runner import run_pipeline
 from stages.ngrams import ngram_hashes, words
 from tests.conftest import REPO, SAMPLE, make_config
 
-EVAL = REPO / "data/eval"
+EVAL = REPO / "data/eval/wikitext-2-test.jsonl.zst"
 
 
 def eval_articles() -> list[str]:
@@ -55,7 +55,7 @@ def test_planted_spans_of_eval_text_are_rejected_and_clean_books_kept(tmp_path):
     assert stats["in"] == stats["kept"] + stats["rejected_total"] == 60
     assert [i for i in planted if rows[i].get("reject_reason") != "contamination"] == []  # recall 1.0
     assert [i for i in clean if rows[i].get("reject_reason") is not None] == []           # no false positive
-    assert all(rows[i]["contamination_eval"] == "eval/wikitext-2-test.jsonl.zst" for i in planted)
+    assert all(rows[i]["contamination_eval"] == "wikitext-2-test.jsonl.zst" for i in planted)
     assert stats["extra"]["eval_docs"] == 61 and stats["extra"]["eval_ngrams"] > 200_000
 
 

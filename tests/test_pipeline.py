@@ -192,7 +192,7 @@ def _kill_when(cmd: list[str], condition, timeout: float = 120.0) -> None:
 def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
     config = tmp_path / "c.yaml"
     inputs = "\n".join(f"  - {SAMPLE / d}" for d in ["wiki", "manpages", "handbook", "books", "fortunes", "web"])
-    config.write_text(f"input:\n{inputs}\nworkers: 2\nstages:\n"
+    config.write_text(f"input:\n{inputs}\nworkers: 2\nexecutor: ray\nstages:\n"
                       "  - {name: read, unit_bytes: 300000, part_rows: 200}\n  - {name: normalize}\n")
     cmd = [sys.executable, "-m", "pipeline.cli", "-q", "run", str(config), "--output"]
     ref = tmp_path / "ref"
@@ -223,7 +223,7 @@ def test_kill_9_at_several_points_then_rerun_gives_identical_output(tmp_path):
 @pytest.mark.slow
 def test_a_ray_worker_killed_mid_stage_is_retried_with_identical_output(tmp_path):
     config = tmp_path / "c.yaml"
-    config.write_text(f"input: [{SAMPLE}]\nworkers: 2\nstages:\n"
+    config.write_text(f"input: [{SAMPLE}]\nworkers: 2\nexecutor: ray\nstages:\n"
                       "  - {name: read, unit_bytes: 300000, part_rows: 200}\n  - {name: quality}\n")
     cmd = [sys.executable, "-m", "pipeline.cli", "-q", "run", str(config), "--output"]
     subprocess.run(cmd + [str(tmp_path / "ref"), "--inline"], check=True, capture_output=True)
