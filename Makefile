@@ -8,7 +8,7 @@ CURATE  = $(BIN)/curate
 RUN     = $(CURATE) run $(CONFIG) --output $(OUT)
 STAMP   = $(VENV)/.installed
 # make targets of the stages: `make url-dedup` runs stage url_dedup
-STAGE_TARGETS = read normalize line-dedup langid quality toxicity perplexity url-dedup exact-dedup minhash-dedup \
+STAGE_TARGETS = read unique-ids normalize line-dedup langid quality toxicity perplexity url-dedup exact-dedup minhash-dedup \
 	decontaminate pii mix
 # the language model trained on the mix shards: tokenizer, token files, GPT, samples
 TRAIN_CONFIG ?= configs/train-demo.yaml

@@ -6,8 +6,12 @@ and a downstream stage whose input hash is the upstream manifest's hash stays va
 """
 from __future__ import annotations
 
+import ast
 import hashlib
+import importlib
+import importlib.util
 import json
+import pkgutil
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -38,10 +42,74 @@ def library_versions() -> dict[str, str]:
     return out
 
 
+# Packages whose modules count as the project's code: an edit to one a stage uses redoes the stage.
+_PROJECT = ("pipeline", "stages")
+
+
+def _imports(name: str) -> tuple[Path | None, set[str]]:
+    """(source file, project modules it imports anywhere: at the top or inside functions)."""
+    spec = importlib.util.find_spec(name)
+    path = Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
+    found: set[str] = set()
+    if path is None:
+        return None, found
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level \
+                else node.module or ""
+            found.add(base)
+            for a in node.names:  # `from pipeline.readers import jsonl` imports a module
+                if _in_project(base) and _is_module(f"{base}.{a.name}"):
+                    found.add(f"{base}.{a.name}")
+    return path, {m for m in found if _in_project(m)}
+
+
+def _is_module(name: str) -> bool:
+    """Whether `name` is a module file, found without importing (and so running) its parent."""
+    parent, _, child = name.rpartition(".")
+    spec = importlib.util.find_spec(parent)
+    return any((Path(d) / f"{child}.py").is_file() or (Path(d) / child / "__init__.py").is_file()
+               for d in (spec.submodule_search_locations or []) if spec)
+
+
+def _in_project(name: str) -> bool:
+    return name.split(".")[0] in _PROJECT
+
+
+def code_hash(*modules: str) -> str:
+    """sha256 of the source of `modules` and of every project module they import, transitively
+    (read from the files: the same code gives the same hash, whatever else is loaded)."""
+    seen: set[str] = set()
+    sources: dict[str, bytes] = {}
+    todo = list(modules)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path, imported = _imports(name)
+        sources[name] = path.read_bytes() if path else b""
+        if path is not None and path.name == "__init__.py" and "." in name:
+            # a subpackage (pipeline.readers) may load its modules by name: all of them count
+            imported |= {f"{name}.{m.name}" for m in pkgutil.iter_modules([str(path.parent)])}
+        todo += sorted(imported - seen)
+    h = hashlib.sha256()
+    for name in sorted(sources):
+        h.update(f"{name}\0".encode() + sources[name])
+    return h.hexdigest()
+
+
 def config_hash(stage_name: str, config: Any, seed: int, batch_size: int) -> str:
+    """What a committed stage was made with: options, seed, batch size, library versions, and the
+    code of the stage and of the unit runner (their modules and the project modules they use)."""
+    from pipeline.stage import stage_class
+
     return sha256_bytes(canonical({
         "stage": stage_name, "config": to_dict(config), "seed": seed, "batch_size": batch_size,
-        "versions": library_versions(),
+        "versions": library_versions(), "code": code_hash(stage_class(stage_name).__module__, "pipeline.work"),
     }))
 
 

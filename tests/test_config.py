@@ -18,7 +18,7 @@ def write(tmp_path, text: str):
 
 def test_default_config_loads():
     cfg = load_config(REPO / "configs/default.yaml")
-    assert [s.name for s in cfg.stages][:2] == ["read", "normalize"]
+    assert [s.name for s in cfg.stages][:3] == ["read", "unique_ids", "normalize"]
     assert cfg.stages[0].config.max_bytes == 1_000_000
 
 
@@ -28,7 +28,7 @@ def test_default_config_loads():
     ("stages:\n  - name: read\n  - name: dedupe\n", r"c\.yaml: stages\[1\]: unknown stage 'dedupe'"),
     ("stages:\n  - name: read\nworkerz: 2\n", r"c\.yaml: unknown key 'workerz'"),
     ("stages:\n  - name: read\nworkers: 0\n", r"workers: must be >= 1"),
-    ("stages:\n  - name: read\nexecutor: spark\n", r"executor: expected one of \['ray', 'inline'\]"),
+    ("stages:\n  - name: read\nexecutor: spark\n", r"executor: expected one of \['auto', 'ray', 'inline'\]"),
     ("stages:\n  - name: read\n  - name: normalize\n    unicode_form: NFD\n", r"unicode_form: expected one of"),
     ("stages: [\n", r"c\.yaml: invalid YAML"),
     ("stages:\n  - name: read\n    max_bytes: true\n", r"max_bytes: expected int, got True"),

@@ -178,3 +178,18 @@ def test_same_dedup_result_with_1_and_2_workers_and_shuffled_input(tmp_path, ray
     assert results[0] == results[1] == results[2]
     assert digests[0] == digests[1]  # byte-identical files for 1 and 2 workers
     assert sum(v is not None for v in results[0].values()) >= 10
+
+
+def test_duplicate_ids_across_files_keep_the_first_in_input_order(tmp_path):
+    books = pq.read_table(SAMPLE / "books/gutenberg.parquet").column("text").to_pylist()
+    for name, texts in (("a.jsonl", books[:5]), ("b.jsonl", books[5:8])):  # both exports number from 0
+        (tmp_path / name).write_text("".join(json.dumps({"id": str(i), "text": t}) + "\n" for i, t in enumerate(texts)))
+    out = tmp_path / "out"
+    run_pipeline(make_config(out, [tmp_path / "a.jsonl", tmp_path / "b.jsonl"], [{"name": "read"}, {"name": "unique_ids"}],
+                             executor="inline"))
+    stats = json.loads((out / "01-unique_ids/stats.json").read_text())
+    assert stats["in"] == 8 and stats["kept"] == 5 and stats["rejected"] == {"duplicate_id": 3}
+    kept = pq.read_table(out / "01-unique_ids/kept").to_pylist()
+    assert sorted(r["id"] for r in kept) == ["0", "1", "2", "3", "4"] and [r["text"] for r in kept] == books[:5]
+    rejected = pq.read_table(out / "01-unique_ids/rejected").to_pylist()
+    assert [r["text"] for r in rejected] == books[5:8] and {r["duplicate_of"] for r in rejected} == {"0", "1", "2"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from pipeline.runner import run_pipeline
-from tests.conftest import SAMPLE, make_config, tree_digest
+from tests.conftest import REPO, SAMPLE, make_config, tree_digest
 
 
 def _rows(stage_dir: Path) -> dict[str, dict]:
@@ -54,12 +54,15 @@ def test_exact_copies_count_once_and_a_page_of_boilerplate_only_is_rejected(tmp_
 
 
 def test_same_bytes_with_one_and_two_ray_workers_and_inline(tmp_path, ray_executor):
-    stages = [{"name": "read", "unit_bytes": 1 << 20, "part_rows": 300}, {"name": "line_dedup", "max_occurrences": 3}]
-    inputs = [SAMPLE / "handbook", SAMPLE / "manpages", SAMPLE / "pydoc"]
+    # both text-rewriting global stages: line_dedup, then decontaminate (the wiki articles are eval text)
+    stages = [{"name": "read", "unit_bytes": 1 << 20, "part_rows": 300}, {"name": "line_dedup", "max_occurrences": 3},
+              {"name": "decontaminate", "eval_sets": [str(REPO / "data/eval/wikitext-2-test.jsonl.zst")]}]
+    inputs = [SAMPLE / "handbook", SAMPLE / "manpages", SAMPLE / "pydoc", SAMPLE / "wiki"]
     digests = []
     for workers in (1, 2):
         run_pipeline(make_config(tmp_path / f"w{workers}", inputs, stages, workers=workers), executor=ray_executor)
         digests.append(tree_digest(tmp_path / f"w{workers}"))
     run_pipeline(make_config(tmp_path / "inline", inputs, stages, executor="inline"))
     digests.append(tree_digest(tmp_path / "inline"))
-    assert digests[0] == digests[1] == digests[2] and len(digests[0]) > 2
+    assert digests[0] == digests[1] == digests[2] and len(digests[0]) > 4
+    assert json.loads((tmp_path / "inline/02-decontaminate/stats.json").read_text())["rejected"]["contamination"] > 40

@@ -241,3 +241,49 @@ def test_a_ray_worker_killed_mid_stage_is_retried_with_identical_output(tmp_path
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-2000:]
     assert tree_digest(out) == tree_digest(tmp_path / "ref")
+
+
+STAGE_SOURCE = '''
+from dataclasses import dataclass
+import pyarrow as pa
+import pyarrow.compute as pc
+from pipeline.stage import Decisions, Stage, register
+
+SUFFIX = "{suffix}"
+
+@dataclass
+class _Options:
+    pass
+
+@register
+class Marks(Stage):
+    name = "test_marks"
+    Config = _Options
+
+    def process(self, batch: pa.Table) -> Decisions:
+        text = pc.binary_join_element_wise(batch.column("text"), pa.scalar(SUFFIX), "")
+        return Decisions.keep_all(batch.set_column(batch.column_names.index("text"), "text", text))
+'''
+
+
+def test_editing_a_stage_s_code_redoes_it_without_from(tmp_path, monkeypatch):
+    import importlib
+
+    import pipeline.stage
+
+    monkeypatch.setattr(pipeline.stage, "_REGISTRY", dict(pipeline.stage.registry()))  # undone after the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = tmp_path / "curate_test_marks.py"
+    module.write_text(STAGE_SOURCE.format(suffix=" [v1]"))
+    importlib.import_module("curate_test_marks")
+    cfg = make_config(tmp_path / "out", [str(SAMPLE / "wiki")], [{"name": "read"}, {"name": "test_marks"}],
+                      executor="inline")
+    first = run_pipeline(cfg)
+    assert not first[1].skipped and run_pipeline(cfg)[1].skipped  # unchanged code: up to date
+    module.write_text(STAGE_SOURCE.format(suffix=" [v2]"))
+    del pipeline.stage._REGISTRY["test_marks"]  # an edited stage is a new class of the same name
+    importlib.reload(importlib.import_module("curate_test_marks"))
+    again = run_pipeline(cfg)
+    assert again[0].skipped and not again[1].skipped  # read's code did not change; the stage's did
+    text = pq.read_table(next((tmp_path / "out/01-test_marks/kept").glob("*.parquet"))).column("text")[0].as_py()
+    assert text.endswith(" [v2]")

@@ -65,9 +65,9 @@ def register_reader(*suffixes: str) -> Callable[[Reader], Reader]:
 
 
 def _load_formats() -> None:
-    if not _READERS:
-        for mod in _FORMAT_MODULES:
-            importlib.import_module(f"pipeline.readers.{mod}")
+    # every module, whether or not one of them was imported (and registered) before
+    for mod in _FORMAT_MODULES:
+        importlib.import_module(f"pipeline.readers.{mod}")
 
 
 def reader_for(path: str) -> Reader | None:
