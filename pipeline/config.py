@@ -176,6 +176,14 @@ class PipelineConfig:
     executor: Literal["auto", "ray", "inline"] = "auto"
     # Rows per Arrow batch handed to a stage; Parquet row groups are this size too.
     batch_size: int = 1024
+    # Retention, for corpora where every stage's full output does not fit on disk:
+    # "drop": rejected rows keep id, reason, scores and metadata but not text, except the first
+    # few per reason in each unit (samples for the report).
+    rejected_text: Literal["keep", "drop"] = "keep"
+    # "last": a stage's kept parts are deleted once the next stage, their only reader, has
+    # committed (its rejected parts, stats and _SUCCESS stay); a later run that needs them redoes
+    # the stage, same bytes. Only the last stage's output is kept.
+    keep_stage_outputs: Literal["all", "last"] = "all"
     stages: list[StageEntry] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -102,13 +102,14 @@ def code_hash(*modules: str) -> str:
     return h.hexdigest()
 
 
-def config_hash(stage_name: str, config: Any, seed: int, batch_size: int) -> str:
+def config_hash(stage_name: str, config: Any, seed: int, batch_size: int, rejected_text: str = "keep") -> str:
     """What a committed stage was made with: options, seed, batch size, library versions, and the
     code of the stage and of the unit runner (their modules and the project modules they use)."""
     from pipeline.stage import stage_class
 
     return sha256_bytes(canonical({
         "stage": stage_name, "config": to_dict(config), "seed": seed, "batch_size": batch_size,
+        **({"rejected_text": rejected_text} if rejected_text != "keep" else {}),
         "versions": library_versions(), "code": code_hash(stage_class(stage_name).__module__, "pipeline.work"),
     }))
 

@@ -81,7 +81,7 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
             t = pq.read_table(f, columns=["id", "text", "reject_reason"]).to_pylist()
             for r in t:
                 bucket = samples.setdefault(name, {}).setdefault(r["reject_reason"], [])
-                if len(bucket) < SAMPLES_PER_REASON:
+                if len(bucket) < SAMPLES_PER_REASON and r["text"] is not None:  # None: dropped (retention)
                     text = r["text"] or ""
                     bucket.append({"id": r["id"], "excerpt": text[:EXCERPT] + ("…" if len(text) > EXCERPT else "")})
             if all(len(v) >= SAMPLES_PER_REASON for v in samples.get(name, {}).values()) and \

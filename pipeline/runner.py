@@ -13,6 +13,7 @@ next run cleans and redoes; unit outputs are named by their input, so the result
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -32,6 +33,7 @@ from pipeline.stats import AccountingError, StageStats, read_stats
 from pipeline.work import UnitTask
 
 log = logging.getLogger("curate")
+PRUNED = "_PRUNED"  # in a stage directory: its kept parts were deleted (keep_stage_outputs: last)
 
 
 @dataclass
@@ -104,11 +106,31 @@ def run_pipeline(cfg: PipelineConfig, *, only: str | None = None, from_stage: st
     start = _index_of(cfg, from_stage, "--from") if from_stage else 0
     selected = [_index_of(cfg, only, "--only")] if only else list(range(start, len(cfg.stages)))
     lazy = _LazyExecutor(cfg, executor)
+    runs = []
     try:
-        return [_run_stage(cfg, out, i, cfg.stages[i], force=bool(from_stage), executor=lazy)
-                for i in selected]
+        for i in selected:
+            runs.append(_run_stage(cfg, out, i, cfg.stages[i], force=bool(from_stage), executor=lazy))
+            if cfg.keep_stage_outputs == "last":
+                _prune(cfg, out)
     finally:
         lazy.shutdown()
+    return runs
+
+
+def _prune(cfg: PipelineConfig, out: Path) -> None:
+    """Deletes the kept parts of every committed stage whose next stage, their only reader, has
+    committed too, so at most two stages' kept parts are on disk at once; `_PRUNED` (written
+    first, so a kill halfway leaves the stage known to need redoing) lists them."""
+    dirs = [out / stage_dirname(i, e.name) for i, e in enumerate(cfg.stages)]
+    for d, after in zip(dirs[:-1], dirs[1:]):
+        if (d / PRUNED).exists() or not ((d / SUCCESS).is_file() and (after / SUCCESS).is_file()):
+            continue
+        files = sorted(d.glob("kept/*.parquet"))
+        (d / PRUNED).write_text(json.dumps({"deleted": [str(f.relative_to(d)) for f in files],
+                                            "bytes": sum(f.stat().st_size for f in files)}, indent=2) + "\n")
+        for f in files:
+            f.unlink()
+        log.info("[%s] kept parts deleted (keep_stage_outputs: last): %d files", d.name, len(files))
 
 
 def _input_hash(cfg: PipelineConfig, out: Path, index: int) -> str:
@@ -129,21 +151,32 @@ def _input_hash(cfg: PipelineConfig, out: Path, index: int) -> str:
     return h
 
 
-def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *, force: bool,
-               executor: "_LazyExecutor") -> StageRun:
-    directory = out / stage_dirname(index, entry.name)
-    c_hash = config_hash(entry.name, entry.config, cfg.seed, cfg.batch_size)
+def _stage_input_hash(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry) -> str:
     i_hash = _input_hash(cfg, out, index)
     extra = stage_class(entry.name)(entry.config, seed=cfg.seed).input_files()
     if extra:  # eval sets and the like: a changed file redoes the stage
         refs = expand_inputs([(p, None) for p in extra])
         i_hash = sha256_bytes(canonical([i_hash, [(r.rel, r.size, os.stat(r.path).st_mtime_ns) for r in refs]]))
+    return i_hash
+
+
+def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *, force: bool,
+               executor: "_LazyExecutor") -> StageRun:
+    directory = out / stage_dirname(index, entry.name)
+    c_hash = config_hash(entry.name, entry.config, cfg.seed, cfg.batch_size, cfg.rejected_text)
+    i_hash = _stage_input_hash(cfg, out, index, entry)
     done = read_success(directory)
     if not force and done and done.get("config_hash") == c_hash and done.get("input_hash") == i_hash:
         stats = read_stats(directory)
         log.info("[%s] up to date (%s kept of %s), skipped", directory.name, f"{stats.kept:,}", f"{stats.docs_in:,}")
         return StageRun(index, entry, directory, stats, skipped=True)
 
+    if index > 0:
+        prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
+        if (prev / PRUNED).exists():  # its kept parts were deleted: made again, byte for byte
+            log.info("[%s] needs %s, whose kept parts were deleted: redoing it", directory.name, prev.name)
+            _run_stage(cfg, out, index - 1, cfg.stages[index - 1], force=True, executor=executor)
+            i_hash = _stage_input_hash(cfg, out, index, entry)
     tmp = out / f".{directory.name}.tmp"
     for stale in (directory, tmp):
         if stale.exists():
@@ -240,11 +273,11 @@ def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Pat
             raise ConfigError("no input: give `input:` in the config or --input PATH")
         units = stage.plan(cfg.input)
         part_rows = getattr(stage.config, "part_rows", None)
-        return [UnitTask(u.key, u, str(tmp), cfg.batch_size, part_rows) for u in units]
+        return [UnitTask(u.key, u, str(tmp), cfg.batch_size, part_rows, rejected_text=cfg.rejected_text) for u in units]
     prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
     manifest = read_success(prev)
     return [
-        UnitTask(Path(f["path"]).stem, str(prev / f["path"]), str(tmp), cfg.batch_size)
+        UnitTask(Path(f["path"]).stem, str(prev / f["path"]), str(tmp), cfg.batch_size, rejected_text=cfg.rejected_text)
         for f in manifest["files"]["kept"]
     ]
 

@@ -33,6 +33,7 @@ class UnitTask:
     part_rows: int | None = None
     part_index: int | None = None    # global stages: the part number in gids
     decisions: str | None = None     # global stages: where `analyze` left the decisions
+    rejected_text: str = "keep"      # "drop": rejected rows lose their text but for a few samples
 
 
 @dataclass
@@ -55,11 +56,12 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
             return task.key if k == 0 else f"{task.key}-{k}"
     kept_w = PartWriter(out / "kept", name, task.batch_size, task.part_rows)
     rej_w = PartWriter(out / "rejected", name, task.batch_size, task.part_rows)
+    samples: dict[str, int] = {}
     try:
         for decisions in _decisions(stage, task, stats):
             kept, rejected, rejected_reasons = _split(decisions)
             kept_w.write(kept)
-            rej_w.write(rejected)
+            rej_w.write(_drop_text(rejected, samples) if task.rejected_text == "drop" else rejected)
             stats.count_out(kept, rejected, rejected_reasons)
     except StageError:
         raise
@@ -69,6 +71,22 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
         kept_files, rejected_files = kept_w.close(), rej_w.close()
     stats.worker_seconds = time.perf_counter() - t0
     return UnitResult(task.key, stats, kept_files, rejected_files)
+
+
+REJECTED_SAMPLES = 3  # rejected rows per reason and unit that keep their text under rejected_text: drop
+
+
+def _drop_text(rejected: pa.Table, seen: dict[str, int]) -> pa.Table:
+    """`rejected` with text nulled, but for the unit's first REJECTED_SAMPLES rows of each reason."""
+    if rejected.num_rows == 0:
+        return rejected
+    keep = np.zeros(rejected.num_rows, bool)
+    for i, reason in enumerate(rejected.column(REJECT_REASON).to_pylist()):
+        if seen.get(reason, 0) < REJECTED_SAMPLES:
+            seen[reason] = seen.get(reason, 0) + 1
+            keep[i] = True
+    text = pc.if_else(pa.array(keep), rejected.column("text"), pa.nulls(rejected.num_rows, pa.string()))
+    return rejected.set_column(rejected.column_names.index("text"), "text", text)
 
 
 def _split(d: Decisions) -> tuple[pa.Table, pa.Table, pa.Array]:

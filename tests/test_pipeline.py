@@ -287,3 +287,33 @@ def test_editing_a_stage_s_code_redoes_it_without_from(tmp_path, monkeypatch):
     assert again[0].skipped and not again[1].skipped  # read's code did not change; the stage's did
     text = pq.read_table(next((tmp_path / "out/01-test_marks/kept").glob("*.parquet"))).column("text")[0].as_py()
     assert text.endswith(" [v2]")
+
+
+def test_retention_drops_rejected_text_and_superseded_parts_and_resumes_to_the_same_bytes(tmp_path):
+    stages = [{"name": "read", "unit_bytes": 300000, "part_rows": 200}, {"name": "normalize"}, {"name": "quality"},
+              {"name": "exact_dedup"}]
+    inputs = [str(SAMPLE / d) for d in ("wiki", "fortunes", "books")]
+    full = make_config(tmp_path / "full", inputs, stages, executor="inline")
+    run_pipeline(full)
+    lean = make_config(tmp_path / "lean", inputs, stages, executor="inline", rejected_text="drop",
+                       keep_stage_outputs="last")
+    run_pipeline(lean)
+    out = tmp_path / "lean"
+    # every stage but the last lost its kept parts; accounting and the last stage's bytes are as in full
+    for d in ("00-read", "01-normalize", "02-quality"):
+        assert not list((out / d / "kept").glob("*.parquet")) and (out / d / "_PRUNED").is_file()
+    last_stage = {k: v for k, v in tree_digest(tmp_path / "full", kinds=("kept",)).items() if k.startswith("03-")}
+    assert last_stage and tree_digest(out, kinds=("kept",)) == last_stage
+    rejected = pq.read_table(out / "02-quality/rejected").to_pylist()
+    per_reason: dict = {}
+    for r in rejected:
+        per_reason.setdefault(r["reject_reason"], []).append(r)
+    assert len(rejected) > 100 and {"id", "reject_reason", "metadata", "q_top_2gram_char_frac"} <= set(rejected[0])
+    assert all(sum(r["text"] is not None for r in rows) >= 1 for rows in per_reason.values())  # samples stay
+    assert sum(r["text"] is None for r in rejected) > 0.8 * len(rejected)
+    # re-run: all up to date; then redoing the last stage makes the deleted parts again, same bytes
+    assert all(r.skipped for r in run_pipeline(lean))
+    redo = run_pipeline(lean, from_stage="exact_dedup")
+    assert [r.directory.name for r in redo] == ["03-exact_dedup"]
+    assert tree_digest(out, kinds=("kept",)) == last_stage
+    assert (out / "02-quality/_PRUNED").is_file()  # pruned again after the run
