@@ -30,10 +30,20 @@ from pipeline.manifest import (SUCCESS, canonical, config_hash, library_versions
 from pipeline.readers import expand_inputs
 from pipeline.stage import GlobalContext, GlobalStage, SourceStage, stage_class
 from pipeline.stats import AccountingError, StageStats, read_stats
-from pipeline.work import UnitTask
+from pipeline.parts import atomic_write_bytes
+from pipeline.work import UnitResult, UnitTask
 
 log = logging.getLogger("curate")
 PRUNED = "_PRUNED"  # in a stage directory: its kept parts were deleted (keep_stage_outputs: last)
+# in a stage's temporary directory: which attempt it belongs to, and one record per finished unit
+ATTEMPT, UNITS, ANALYZED = "_ATTEMPT", "_units", "_ANALYZED"
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 @dataclass
@@ -178,11 +188,15 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
             _run_stage(cfg, out, index - 1, cfg.stages[index - 1], force=True, executor=executor)
             i_hash = _stage_input_hash(cfg, out, index, entry)
     tmp = out / f".{directory.name}.tmp"
-    for stale in (directory, tmp):
-        if stale.exists():
-            shutil.rmtree(stale)
-    (tmp / "kept").mkdir(parents=True)
-    (tmp / "rejected").mkdir()
+    if directory.exists():
+        shutil.rmtree(directory)
+    attempt = {"config_hash": c_hash, "input_hash": i_hash}
+    if force or _read_json(tmp / ATTEMPT) != attempt:  # a different attempt's leftovers: start over
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / UNITS).mkdir(parents=True)
+        (tmp / "kept").mkdir()
+        (tmp / "rejected").mkdir()
+        atomic_write_bytes(tmp / ATTEMPT, canonical(attempt))
 
     cls = stage_class(entry.name)
     stage = cls(entry.config, seed=cfg.seed)
@@ -192,23 +206,38 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
 
     stats = StageStats(entry.name, workers=workers)
     files: dict[str, list] = {"kept": [], "rejected": []}
+
+    def add(result: UnitResult) -> None:
+        stats.merge(result.stats)
+        files["kept"].extend(result.kept_files)
+        files["rejected"].extend(result.rejected_files)
+
+    # units an interrupted attempt finished (parts renamed into place, then the unit's record)
+    finished = {t.key: UnitResult.from_json(d) for t in tasks if (d := _read_json(tmp / UNITS / f"{t.key}.json"))}
+    for result in finished.values():
+        add(result)
+    todo = [t for t in tasks if t.key not in finished]
     t0 = time.perf_counter()
-    log.info("[%s] %d units on %d %s worker(s)", directory.name, len(tasks), workers, executor.name)
+    log.info("[%s] %d units on %d %s worker(s)%s", directory.name, len(todo), workers, executor.name,
+             f"; resuming: {len(finished)} of {len(tasks)} units already done" if finished else "")
     ctx = None
     with executor.pool(entry.name, entry.config, cfg.seed, workers, cls.resources) as pool:
         if isinstance(stage, GlobalStage) and tasks:
             ctx = _analyze(stage, tasks, tmp, workers, pool, directory.name, cfg.seed)
-        with tqdm(total=len(tasks), desc=directory.name, unit="part", disable=None, leave=False) as bar:
-            for _, result in pool.imap_unordered("run_unit", [(t,) for t in tasks]):
-                stats.merge(result.stats)
-                files["kept"].extend(result.kept_files)
-                files["rejected"].extend(result.rejected_files)
+            todo = [t for t in tasks if t.key not in finished]  # now with the decisions' location
+        with tqdm(total=len(tasks), initial=len(finished), desc=directory.name, unit="part", disable=None,
+                  leave=False) as bar:
+            for _, result in pool.imap_unordered("run_unit", [(t,) for t in todo]):
+                add(result)
+                atomic_write_bytes(tmp / UNITS / f"{result.key}.json", canonical(result.to_json()))
                 bar.update(1)
                 bar.set_postfix(docs=f"{stats.docs_in:,}", kept=f"{stats.kept:,}")
     if ctx is not None:
         stats.extra = dict(ctx.extra_stats)
         files.update({k: v for k, v in _group_outputs(ctx.outputs).items()})
-    shutil.rmtree(tmp / "_work", ignore_errors=True)
+    for scratch in ("_work", UNITS):
+        shutil.rmtree(tmp / scratch, ignore_errors=True)
+    (tmp / ATTEMPT).unlink()
     stats.seconds = time.perf_counter() - t0
     stats.check()
     for kind in ("kept", "rejected"):
@@ -251,17 +280,26 @@ def _group_outputs(outputs: list[dict]) -> dict[str, list[dict]]:
 
 def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: int, pool: Any,
              label: str, seed: int) -> GlobalContext:
-    """Runs a global stage's distributed analysis; its decisions land in tmp/_work."""
+    """Runs a global stage's distributed analysis; its decisions land in tmp/_work. An analysis an
+    interrupted attempt finished (`_work/_ANALYZED`) is not run again."""
     import pyarrow.parquet as pq
 
     work = tmp / "_work"
-    work.mkdir()
     parts = [t.source for t in tasks]
     ctx = GlobalContext(parts=parts, part_rows=[pq.ParquetFile(p).metadata.num_rows for p in parts],
                         work=str(work), buckets=max(4, 2 * workers), pool=pool, output=str(tmp), seed=seed)
-    t0 = time.perf_counter()
-    stage.analyze(ctx)
-    log.info("[%s] analysis done in %.1f s %s", label, time.perf_counter() - t0, ctx.extra_stats or "")
+    done = _read_json(work / ANALYZED)
+    if done is not None and done.get("buckets") == ctx.buckets:
+        ctx.extra_stats, ctx.outputs = done["extra_stats"], done["outputs"]
+        log.info("[%s] analysis done by an earlier attempt, reused", label)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        t0 = time.perf_counter()
+        stage.analyze(ctx)
+        log.info("[%s] analysis done in %.1f s %s", label, time.perf_counter() - t0, ctx.extra_stats or "")
+        atomic_write_bytes(work / ANALYZED, canonical({"buckets": ctx.buckets, "extra_stats": ctx.extra_stats,
+                                                       "outputs": ctx.outputs}))
     for i, t in enumerate(tasks):
         tasks[i] = dataclasses.replace(t, part_index=i, decisions=str(work))
     return ctx

@@ -43,6 +43,14 @@ class UnitResult:
     kept_files: list[dict] = field(default_factory=list)
     rejected_files: list[dict] = field(default_factory=list)
 
+    def to_json(self) -> dict:
+        return {"key": self.key, "stats": self.stats.to_json(), "kept_files": self.kept_files,
+                "rejected_files": self.rejected_files}
+
+    @classmethod
+    def from_json(cls, d: dict) -> "UnitResult":
+        return cls(d["key"], StageStats.from_json(d["stats"]), d["kept_files"], d["rejected_files"])
+
 
 def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
     t0 = time.perf_counter()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -317,3 +318,31 @@ def test_retention_drops_rejected_text_and_superseded_parts_and_resumes_to_the_s
     assert [r.directory.name for r in redo] == ["03-exact_dedup"]
     assert tree_digest(out, kinds=("kept",)) == last_stage
     assert (out / "02-quality/_PRUNED").is_file()  # pruned again after the run
+
+
+@pytest.mark.slow
+def test_kill_9_inside_a_stage_then_rerun_redoes_only_unfinished_units(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"input: [{SAMPLE}]\nexecutor: inline\nstages:\n"
+                      "  - {name: read, unit_bytes: 300000, part_rows: 150}\n  - {name: quality}\n"
+                      "  - {name: minhash_dedup}\n")
+    cmd = [sys.executable, "-m", "pipeline.cli", "run", str(config), "--output"]
+    ref = tmp_path / "ref"
+    subprocess.run(cmd + [str(ref)], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    for stage in ("01-quality", "02-minhash_dedup"):  # a row-local stage, then a global one
+        units = out / f".{stage}.tmp/_units"
+        _kill_when(cmd + [str(out)], lambda: len(list(units.glob("*.json"))) >= 3)
+        assert not (out / stage).exists()
+        rerun = subprocess.run(cmd + [str(out), "--only", stage.split("-", 1)[1]], capture_output=True, text=True)
+        assert rerun.returncode == 0, rerun.stderr[-2000:]
+        resumed = re.search(rf"\[{stage}\] (\d+) units .*resuming: (\d+) of (\d+) units already done", rerun.stderr)
+        assert resumed, rerun.stderr[-2000:]
+        todo, done, total = map(int, resumed.groups())
+        assert done >= 3 and todo == total - done and total > done
+        if stage.startswith("02"):
+            assert "analysis done by an earlier attempt, reused" in rerun.stderr
+    assert tree_digest(out) == tree_digest(ref)
+    for stats in out.glob("*/stats.json"):
+        s = json.loads(stats.read_text())
+        assert s["in"] == s["kept"] + s["rejected_total"]
