@@ -197,6 +197,8 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
         (tmp / "kept").mkdir()
         (tmp / "rejected").mkdir()
         atomic_write_bytes(tmp / ATTEMPT, canonical(attempt))
+    for partial in tmp.glob("*/.*.tmp"):  # a killed unit's half-written part: the unit is redone
+        partial.unlink()
 
     cls = stage_class(entry.name)
     stage = cls(entry.config, seed=cfg.seed)
