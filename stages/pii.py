@@ -106,7 +106,76 @@ def build_analyzer(cfg: PiiConfig):
         supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
         patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5)]))
     registry.add_recognizer(_ssn_near_keyword())
+    registry.add_recognizer(_recognizer("CardNetworkRecognizer", "CREDIT_CARD", _card_numbers))
+    registry.add_recognizer(_recognizer("PhoneShapeRecognizer", "PHONE_NUMBER", _phone_shapes))
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+
+
+def _recognizer(name: str, entity: str, find):
+    """A presidio recognizer around `find(text) -> [(start, end, score)]`."""
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    class FunctionRecognizer(EntityRecognizer):
+        def load(self) -> None:
+            pass
+
+        def analyze(self, text, entities, nlp_artifacts=None):
+            return [RecognizerResult(entity, a, b, score) for a, b, score in find(text)]
+
+    return FunctionRecognizer(supported_entities=[entity], name=name)
+
+
+# Card numbers as printed: 12-19 digits plain, in groups of four (the last shorter), or Amex's 4-6-5.
+_CARD = re.compile(r"(?<![\d.,+\-/])(?:\d{12,19}|\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})"
+                   r"(?![\d]|[.,]\d)")
+# (first digits, lengths) of the card networks (ISO/IEC 7812 issuer ranges as the networks publish
+# them): Visa, Mastercard (51-55, 2221-2720), Amex, Discover, JCB (3528-3589, 2131, 1800),
+# Diners, Maestro (50, 56-69), UnionPay, Mir
+_NETWORKS = [((4,), (13, 16, 19)), (range(51, 56), (16,)), (range(2221, 2721), (16,)), ((34, 37), (15,)),
+             ((6011, 65) + tuple(range(644, 650)), tuple(range(16, 20))), (range(3528, 3590), tuple(range(16, 20))),
+             ((2131, 1800), (15,)), ((36, 38, 39) + tuple(range(300, 306)), tuple(range(14, 20))),
+             ((50,) + tuple(range(56, 70)), tuple(range(12, 20))), ((62,), tuple(range(16, 20))),
+             (range(2200, 2205), tuple(range(16, 20)))]
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card_numbers(text: str) -> list[tuple[int, int, float]]:
+    """Luhn-valid numbers whose first digits and length are a card network's: presidio's pattern
+    misses 19-digit Visa, 12-digit Maestro, 2-series Mastercard and 15-digit JCB."""
+    out = []
+    for m in _CARD.finditer(text):
+        digits = re.sub(r"\D", "", m.group())
+        if _luhn(digits) and any(len(digits) in lengths and any(digits.startswith(str(p)) for p in prefixes)
+                                 for prefixes, lengths in _NETWORKS):
+            out.append((m.start(), m.end(), 0.8))
+    return out
+
+
+# Phone numbers by their shape where phonenumbers' validity check refuses them (made-up exchanges
+# such as 555-0142 or 140-4508 in examples and forms are still someone's pattern for a number):
+# North American with separators and an optional extension; international with a leading + and
+# 8 to 15 digits; and any grouped 7-13 digits right after a word that says it is a phone number.
+_NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}"
+                   r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?!\d)")
+_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
+_SAID_PHONE = re.compile(r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|fax|whatsapp|(?:sms|text)(?= (?:me|us)\b))\b"
+                         r"(?:\s+(?:me|us|him|her|them|on|at|number|no\.?|is|:))*[\s:.]+"
+                         r"(\(?\d{2,4}\)?(?:[ -.]\d{2,4}){1,4})(?!\d)")
+
+
+def _phone_shapes(text: str) -> list[tuple[int, int, float]]:
+    out = [(m.start(), m.end(), 0.6) for pattern in (_NANP, _INTERNATIONAL) for m in pattern.finditer(text)]
+    for m in _SAID_PHONE.finditer(text):
+        if 7 <= len(re.sub(r"\D", "", m.group(1))) <= 13:
+            out.append((m.start(1), m.end(1), 0.6))
+    return out
 
 
 def _ssn_near_keyword():

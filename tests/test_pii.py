@@ -103,3 +103,41 @@ def test_ner_option_loads_a_spacy_pipeline_from_a_path(tmp_path):
     assert s.scrub("John Smith lives in Paris; write to john@example.org")[0].endswith("<EMAIL_ADDRESS>")
     with pytest.raises(FileNotFoundError, match="spaCy model"):
         Pii(PiiConfig(entities=["PERSON"], ner_model=str(tmp_path / "missing"))).setup()
+
+
+def _luhn_number(prefix: str, length: int, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    body = prefix + "".join(str(rng.randint(0, 9)) for _ in range(length - len(prefix) - 1))
+    total = sum((d * 2 - 9 if d * 2 > 9 else d * 2) if i % 2 == 0 else d for i, d in enumerate(map(int, reversed(body))))
+    return body + str((10 - total % 10) % 10)
+
+
+@pytest.mark.parametrize("prefix, length", [("41", 19), ("49", 19), ("50", 12), ("58", 12), ("63", 12), ("67", 13),
+                                            ("2221", 16), ("2720", 16), ("2131", 15), ("3530", 16), ("62", 19),
+                                            ("4", 16), ("37", 15), ("6011", 16), ("36", 14), ("2200", 16)])
+def test_card_numbers_of_every_network_and_length(stage, prefix, length):
+    number = _luhn_number(prefix, length, seed=length)
+    grouped = " ".join(number[i:i + 4] for i in range(0, len(number), 4))
+    for form in (number, grouped):
+        text, counts = stage.scrub(f"Please charge card {form} for order 7731.")
+        assert counts == {"CREDIT_CARD": 1} and "<CREDIT_CARD>" in text, (form, text)
+
+
+@pytest.mark.parametrize("sentence", [
+    "Call me at 467 3395 tomorrow.", "My number is +1-984-182-0190.", "Reach me: +1-903-140-4508x769",
+    "Phone 21 284 698 2548 please", "UK mobile +447700 921 916", "Text +447700677662 after six",
+    "Tel.: (030) 78 95 47 78", "Office (347) 247-3198, ask for Dominic", "Text me on 0412 345 678"])
+def test_phone_numbers_written_as_people_write_them(stage, sentence):
+    assert stage.scrub(sentence)[1] == {"PHONE_NUMBER": 1}, sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "ISBN 978-3-16-148410-0 and order 4111 1111 1111 1112.",  # Luhn-invalid card-like number
+    "In 1999 2000 people came; in 2001 2002 left.", "The population was 467 3395 in the census.",
+    "Pi is 3.14159265358979 and e is 2.718281828459045.", "The text 2001 2002 2003 lists the years.",
+    "Section 5.2.1.1 describes the 24-hour format 23:59:59."])
+def test_number_shapes_that_are_not_cards_or_phones_stay(stage, sentence):
+    counts = stage.scrub(sentence)[1]
+    assert "CREDIT_CARD" not in counts and "PHONE_NUMBER" not in counts, (sentence, counts)
