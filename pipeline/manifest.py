@@ -71,8 +71,10 @@ def _is_module(name: str) -> bool:
     """Whether `name` is a module file, found without importing (and so running) its parent."""
     parent, _, child = name.rpartition(".")
     spec = importlib.util.find_spec(parent)
+    if spec is None or not spec.submodule_search_locations:  # no such parent, or not a package
+        return False
     return any((Path(d) / f"{child}.py").is_file() or (Path(d) / child / "__init__.py").is_file()
-               for d in (spec.submodule_search_locations or []) if spec)
+               for d in spec.submodule_search_locations)
 
 
 def _in_project(name: str) -> bool:

@@ -218,15 +218,14 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     finished = {t.key: UnitResult.from_json(d) for t in tasks if (d := _read_json(tmp / UNITS / f"{t.key}.json"))}
     for result in finished.values():
         add(result)
-    todo = [t for t in tasks if t.key not in finished]
     t0 = time.perf_counter()
-    log.info("[%s] %d units on %d %s worker(s)%s", directory.name, len(todo), workers, executor.name,
+    log.info("[%s] %d units on %d %s worker(s)%s", directory.name, len(tasks) - len(finished), workers, executor.name,
              f"; resuming: {len(finished)} of {len(tasks)} units already done" if finished else "")
     ctx = None
     with executor.pool(entry.name, entry.config, cfg.seed, workers, cls.resources) as pool:
         if isinstance(stage, GlobalStage) and tasks:
-            ctx = _analyze(stage, tasks, tmp, workers, pool, directory.name, cfg.seed)
-            todo = [t for t in tasks if t.key not in finished]  # now with the decisions' location
+            ctx = _analyze(stage, tasks, tmp, workers, pool, directory.name, cfg.seed)  # tasks gain the decisions
+        todo = [t for t in tasks if t.key not in finished]
         with tqdm(total=len(tasks), initial=len(finished), desc=directory.name, unit="part", disable=None,
                   leave=False) as bar:
             for _, result in pool.imap_unordered("run_unit", [(t,) for t in todo]):

@@ -105,7 +105,7 @@ def build_analyzer(cfg: PiiConfig):
     registry.add_recognizer(PatternRecognizer(
         supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
         patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5)]))
-    registry.add_recognizer(_ssn_near_keyword())
+    registry.add_recognizer(_recognizer("SsnNearKeywordRecognizer", "US_SSN", _ssns_near_keyword))
     registry.add_recognizer(_recognizer("CardNetworkRecognizer", "CREDIT_CARD", _card_numbers))
     registry.add_recognizer(_recognizer("PhoneShapeRecognizer", "PHONE_NUMBER", _phone_shapes))
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
@@ -178,29 +178,21 @@ def _phone_shapes(text: str) -> list[tuple[int, int, float]]:
     return out
 
 
-def _ssn_near_keyword():
-    """A nine-digit number right after "SSN" or "social security (number)" is an SSN, not the
-    phone number phonenumbers would also call it (presidio scores both 0.4 there)."""
-    from presidio_analyzer import EntityRecognizer, RecognizerResult
+# A nine-digit number right after "SSN" or "social security (number)" is an SSN, not the phone
+# number phonenumbers would also call it (presidio scores both 0.4 there).
+_SSN_NEAR_KEYWORD = re.compile(r"(?i)\b(?:ssn|ss#|social[ -]security)[\W_]*(?:(?:is|was|number|no|of)\b[\W_]*){0,3}"
+                               r"(\d{3}([- .]?)\d{2}\2\d{4})\b")
 
-    pattern = re.compile(r"(?i)\b(?:ssn|ss#|social[ -]security)[\W_]*(?:(?:is|was|number|no|of)\b[\W_]*){0,3}"
-                         r"(\d{3}([- .]?)\d{2}\2\d{4})\b")
 
-    class SsnNearKeywordRecognizer(EntityRecognizer):
-        def load(self) -> None:
-            pass
-
-        def analyze(self, text, entities, nlp_artifacts=None):
-            out = []
-            for m in pattern.finditer(text):
-                digits = re.sub(r"\D", "", m.group(1))
-                area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
-                if area in (0, 666) or area >= 900 or group == 0 or serial == 0:
-                    continue
-                out.append(RecognizerResult("US_SSN", m.start(1), m.end(1), 0.9))
-            return out
-
-    return SsnNearKeywordRecognizer(supported_entities=["US_SSN"], name="SsnNearKeywordRecognizer")
+def _ssns_near_keyword(text: str) -> list[tuple[int, int, float]]:
+    out = []
+    for m in _SSN_NEAR_KEYWORD.finditer(text):
+        digits = re.sub(r"\D", "", m.group(1))
+        area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+        if area in (0, 666) or area >= 900 or group == 0 or serial == 0:
+            continue
+        out.append((m.start(1), m.end(1), 0.9))
+    return out
 
 
 def _windows(text: str, width: int) -> list[tuple[int, int]]:
