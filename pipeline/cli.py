@@ -92,7 +92,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg.executor = "inline" if args.inline else args.executor
     cfg.__post_init__()
     runs = run_pipeline(cfg, only=args.only, from_stage=args.from_stage)
-    _print_table(Path(cfg.output), [r.directory.name for r in runs])
+    _print_table(cfg.output, [r.directory.name for r in runs])
     return 0
 
 
@@ -108,14 +108,15 @@ def _cmd_stage(args: argparse.Namespace) -> int:
            "workers": args.workers, "executor": "inline" if args.inline else args.executor, "stages": stages}
     cfg = parse_config(raw, f"curate stage {cls.name}")
     runs = run_pipeline(cfg)
-    _print_table(Path(cfg.output), [r.directory.name for r in runs])
+    _print_table(cfg.output, [r.directory.name for r in runs])
     return 0
 
 
 def _cmd_stats(args: argparse.Namespace) -> int:
     from pipeline.runner import committed_stages
+    from pipeline.storage import Loc
 
-    out = Path(args.dir)
+    out = Loc(args.dir)
     if not out.is_dir():
         raise ConfigError(f"{out}: no such output directory")
     found = committed_stages(out)
@@ -150,7 +151,7 @@ def _cmd_stages(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_table(out: Path, names: list[str]) -> None:
+def _print_table(out: str, names: list[str]) -> None:
     from pipeline.runner import committed_stages
     from pipeline.stats import format_table
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import to_dict
-from pipeline.parts import atomic_write_bytes
+from pipeline.storage import Loc
 
 SUCCESS = "_SUCCESS"
 _VERSIONED = ("curate", "pyarrow", "ray")
@@ -116,20 +116,19 @@ def config_hash(stage_name: str, config: Any, seed: int, batch_size: int, reject
     }))
 
 
-def write_success(stage_dir: Path, manifest: dict) -> None:
-    atomic_write_bytes(stage_dir / SUCCESS, json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
+def write_success(stage_dir: Loc, manifest: dict) -> None:
+    (Loc(stage_dir) / SUCCESS).write_bytes(json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n")
 
 
-def read_success(stage_dir: Path) -> dict | None:
-    p = stage_dir / SUCCESS
-    if not p.is_file():
-        return None
+def read_success(stage_dir: Loc) -> dict | None:
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
+        return json.loads((Loc(stage_dir) / SUCCESS).read_bytes())
+    except (OSError, ValueError):  # absent (FileNotFoundError is an OSError) or unreadable
         return None
 
 
-def success_hash(stage_dir: Path) -> str | None:
-    p = stage_dir / SUCCESS
-    return sha256_bytes(p.read_bytes()) if p.is_file() else None
+def success_hash(stage_dir: Loc) -> str | None:
+    try:
+        return sha256_bytes((Loc(stage_dir) / SUCCESS).read_bytes())
+    except OSError:
+        return None

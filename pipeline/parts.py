@@ -1,42 +1,68 @@
 """Parquet parts: how the pipeline writes and reads its files.
 
-Every file is written under a temporary name and renamed when complete, so a part either
-exists whole or not at all. Settings are fixed here so output is byte-identical run to run.
+A part either exists whole or not at all: on a local disk it is written under a temporary name
+and renamed when complete; in an object store its upload completes or it never appears
+(pipeline.storage). Settings are fixed here so output is byte-identical run to run.
 """
 from __future__ import annotations
 
 import hashlib
 import os
-from pathlib import Path
 from typing import Callable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipeline.storage import Loc, close_sink
+
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 3
 
 
-def sha256_file(path: str | Path) -> str:
+def sha256_file(path: str | os.PathLike | Loc) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with Loc(path).open_input() as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+def atomic_write_bytes(path: str | os.PathLike | Loc, data: bytes) -> None:
+    Loc(path).write_bytes(data)
 
 
-def iter_batches(path: str | Path, batch_size: int) -> Iterator[pa.Table]:
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=batch_size):
+def parquet_file(path: str | os.PathLike | Loc) -> pq.ParquetFile:
+    return pq.ParquetFile(Loc(path).arrow_source())
+
+
+def read_table(path: str | os.PathLike | Loc, columns: list[str] | None = None) -> pa.Table:
+    return parquet_file(path).read(columns=columns)
+
+
+def read_schema(path: str | os.PathLike | Loc) -> pa.Schema:
+    return parquet_file(path).schema_arrow
+
+
+def num_rows(path: str | os.PathLike | Loc) -> int:
+    return parquet_file(path).metadata.num_rows
+
+
+def write_table(table: pa.Table, path: str | os.PathLike | Loc, **options) -> dict:
+    """Writes `table` as one Parquet file atomically; its {bytes, sha256}."""
+    target = Loc(path)
+    target.parent.mkdir()
+    tmp = target.with_name(f".{target.name}.tmp") if target.local else target
+    sink = tmp.arrow_sink()
+    pq.write_table(table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, **options)
+    close_sink(sink)
+    if tmp is not target:
+        tmp.replace(target)
+    return {"bytes": target.size(), "sha256": sha256_file(target)}
+
+
+def iter_batches(path: str | os.PathLike | Loc, batch_size: int, columns: list[str] | None = None
+                 ) -> Iterator[pa.Table]:
+    for batch in parquet_file(path).iter_batches(batch_size=batch_size, columns=columns):
         yield pa.Table.from_batches([batch])
 
 
@@ -44,9 +70,9 @@ class PartWriter:
     """Writes tables to `directory/<name(k)>.parquet`, rolling to part k+1 after `max_rows`
     rows or when the schema changes; files appear only when closed (temp name, then rename)."""
 
-    def __init__(self, directory: Path, name: Callable[[int], str], row_group_size: int,
+    def __init__(self, directory: str | os.PathLike | Loc, name: Callable[[int], str], row_group_size: int,
                  max_rows: int | None = None) -> None:
-        self.directory, self.name = directory, name
+        self.directory, self.name = Loc(directory), name
         self.row_group_size, self.max_rows = row_group_size, max_rows
         self.files: list[dict] = []
         self._writer: pq.ParquetWriter | None = None
@@ -69,20 +95,24 @@ class PartWriter:
 
     def _open(self, schema: pa.Schema) -> None:
         self._final = self.directory / f"{self.name(self._k)}.parquet"
-        self._tmp = self.directory / f".{self._final.name}.tmp"
+        # an object store shows an upload only once it completes: no temporary name needed
+        self._tmp = self.directory / f".{self._final.name}.tmp" if self.directory.local else self._final
         self._schema = schema
+        self._sink = self._tmp.arrow_sink()
         self._writer = pq.ParquetWriter(
-            self._tmp, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
+            self._sink, schema, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
             use_dictionary=False, write_statistics=True,
         )
         self._rows = 0
 
     def _close(self) -> None:
         self._writer.close()
-        os.replace(self._tmp, self._final)
+        close_sink(self._sink)
+        if self._tmp is not self._final:
+            self._tmp.replace(self._final)
         self.files.append({
             "path": self._final.name, "rows": self._rows,
-            "bytes": self._final.stat().st_size, "sha256": sha256_file(self._final),
+            "bytes": self._final.size(), "sha256": sha256_file(self._final),
         })
         self._writer = None
         self._k += 1

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import html
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from pipeline.parts import read_schema, read_table
 from pipeline.stats import StageStats, format_table
+from pipeline.storage import Loc
 
 # Score columns summarised wherever a stage wrote them (Dolma-style: scores kept on every row);
 # so are count columns (`pii_*`, `*_count`).
@@ -41,15 +40,15 @@ def _summary(values: np.ndarray, log: bool = False) -> dict:
             "hist": hist.tolist(), "edges": [float(e) for e in edges], "log_bins": log}
 
 
-def _column_values(files: dict[Path, set[str]], column: str) -> np.ndarray | None:
+def _column_values(files: dict[Loc, set[str]], column: str) -> np.ndarray | None:
     """Values of `column` over the files (with their column names) that have it, as floats."""
     chunks = []
     for f, names in files.items():
         if column == "length":
-            t = pq.read_table(f, columns=["text"])
+            t = read_table(f, columns=["text"])
             chunks.append(pc.utf8_length(t.column("text")).to_numpy(zero_copy_only=False).astype(float))
         elif column in names:
-            col = pq.read_table(f, columns=[column]).column(column)
+            col = read_table(f, columns=[column]).column(column)
             if column == "pii_counts":  # JSON objects entity -> count: the spans per document
                 col = pa.array([sum(orjson.loads(v).values()) if v else 0 for v in col.to_pylist()], pa.float64())
             elif not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
@@ -58,27 +57,28 @@ def _column_values(files: dict[Path, set[str]], column: str) -> np.ndarray | Non
     return np.concatenate(chunks) if chunks else None
 
 
-def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
+def collect(out: "str | Loc", stages: list[tuple[str, StageStats]]) -> dict:
     """Everything the report shows, as plain data (this is also `--json`)."""
+    out = Loc(out)
     data: dict = {"output": str(out), "stages": {name: s.to_json() for name, s in stages}}
     last = out / stages[-1][0]
-    final = sorted((last / "shards").glob("train-*.parquet")) or sorted((last / "kept").glob("*.parquet"))
-    data["final"] = {"from": str(final[0].parent.relative_to(out)) if final else None, "columns": {}}
-    schemas = {f: set(pq.read_schema(f).names) for f in final}
+    final = (last / "shards").glob("train-*.parquet") or (last / "kept").glob("*.parquet")
+    data["final"] = {"from": final[0].parent.relative_to(out) if final else None, "columns": {}}
+    schemas = {f: set(read_schema(f).names) for f in final}
     names = set().union(*schemas.values())
     counts = sorted(n for n in names if n.startswith("pii_") or n.endswith("_count"))
     for column in ("length", *SCORE_COLUMNS, *counts):
         values = _column_values(schemas, column)
         if values is not None and len(values):
             data["final"]["columns"][column] = _summary(values, log=column in ("length", "perplexity"))
-    manifests = sorted(out.glob("*/manifest.json"))
+    manifests = out.glob("*/manifest.json")
     if manifests:
         m = json.loads(manifests[-1].read_text())
         data["mixture"] = {k: m[k] for k in ("tokens_are", "planned_train_tokens", "warnings", "proportions", "totals", "shards")}
     samples: dict[str, dict[str, list]] = {}
     for name, s in stages:
-        for f in sorted((out / name / "rejected").glob("*.parquet")):
-            t = pq.read_table(f, columns=["id", "text", "reject_reason"]).to_pylist()
+        for f in (out / name / "rejected").glob("*.parquet"):
+            t = read_table(f, columns=["id", "text", "reject_reason"]).to_pylist()
             for r in t:
                 bucket = samples.setdefault(name, {}).setdefault(r["reject_reason"], [])
                 if len(bucket) < SAMPLES_PER_REASON and r["text"] is not None:  # None: dropped (retention)
@@ -88,14 +88,12 @@ def collect(out: Path, stages: list[tuple[str, StageStats]]) -> dict:
                     set(samples.get(name, {})) >= set(s.rejected):
                 break
     data["rejected_samples"] = samples
-    curves = sorted(out.glob("*/train_curves.svg"))
+    curves = out.glob("*/train_curves.svg")
     if curves:  # `make train` wrote its loss curves under this run (OUT/lm by default)
-        data["training"] = {"plot": os.path.relpath(curves[0], out),
-                            "log": os.path.relpath(curves[0].with_name("train_log.jsonl"), out)}
-    ablation = out.parent / "ablate" / "RESULTS.md"
-    if ablation.is_file():  # `make ablate` next to this run: does the curation pay?
-        data["ablation"] = {"results": os.path.relpath(ablation, out),
-                            "plot": os.path.relpath(ablation.with_name("ablation.svg"), out)}
+        data["training"] = {"plot": curves[0].relative_to(out),
+                            "log": curves[0].with_name("train_log.jsonl").relative_to(out)}
+    if (out.parent / "ablate" / "RESULTS.md").is_file():  # `make ablate` next to this run: does curation pay?
+        data["ablation"] = {"results": "../ablate/RESULTS.md", "plot": "../ablate/ablation.svg"}
     return data
 
 

@@ -9,6 +9,10 @@ For stage NN the runner
 4. writes stats.json, renames the directory into place, and writes `_SUCCESS` last.
 A run killed at any point leaves either a committed stage or one without `_SUCCESS`, which the
 next run cleans and redoes; unit outputs are named by their input, so the result is the same.
+
+In an object store (`output: s3://bucket/prefix`) nothing can be renamed: a stage is written
+in place in `OUT/NN-<stage>/`, committed by `_SUCCESS` alone (which lists its files; readers use
+no other), and objects it does not list are deleted just before it is written.
 """
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ import dataclasses
 import json
 import logging
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +33,8 @@ from pipeline.manifest import (SUCCESS, canonical, config_hash, library_versions
 from pipeline.readers import expand_inputs
 from pipeline.stage import GlobalContext, GlobalStage, SourceStage, stage_class
 from pipeline.stats import AccountingError, StageStats, read_stats
-from pipeline.parts import atomic_write_bytes
+from pipeline.parts import atomic_write_bytes, num_rows
+from pipeline.storage import Loc
 from pipeline.work import UnitResult, UnitTask
 
 log = logging.getLogger("curate")
@@ -39,7 +43,7 @@ PRUNED = "_PRUNED"  # in a stage directory: its kept parts were deleted (keep_st
 ATTEMPT, UNITS, ANALYZED = "_ATTEMPT", "_units", "_ANALYZED"
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Loc) -> Any:
     try:
         return json.loads(path.read_bytes())
     except (OSError, ValueError):
@@ -50,9 +54,13 @@ def _read_json(path: Path) -> Any:
 class StageRun:
     index: int
     entry: StageEntry
-    directory: Path
+    directory: Path | Loc  # a Path for a local output, a Loc for a URI
     stats: StageStats
     skipped: bool
+
+
+def _stage_run(index: int, entry: StageEntry, directory: Loc, stats: StageStats, skipped: bool) -> StageRun:
+    return StageRun(index, entry, Path(directory.path) if directory.local else directory, stats, skipped)
 
 
 def stage_dirname(index: int, name: str) -> str:
@@ -111,8 +119,8 @@ def run_pipeline(cfg: PipelineConfig, *, only: str | None = None, from_stage: st
                  executor: Any = None) -> list[StageRun]:
     """Runs the selected stages in order; `only` runs one, `from_stage` redoes it and those after."""
     _check_plan(cfg)
-    out = Path(cfg.output)
-    out.mkdir(parents=True, exist_ok=True)
+    out = Loc(cfg.output)
+    out.mkdir()
     start = _index_of(cfg, from_stage, "--from") if from_stage else 0
     selected = [_index_of(cfg, only, "--only")] if only else list(range(start, len(cfg.stages)))
     lazy = _LazyExecutor(cfg, executor)
@@ -127,7 +135,7 @@ def run_pipeline(cfg: PipelineConfig, *, only: str | None = None, from_stage: st
     return runs
 
 
-def _prune(cfg: PipelineConfig, out: Path) -> None:
+def _prune(cfg: PipelineConfig, out: Loc) -> None:
     """Deletes the kept parts of every committed stage whose next stage, their only reader, has
     committed too, so at most two stages' kept parts are on disk at once; `_PRUNED` (written
     first, so a kill halfway leaves the stage known to need redoing) lists them."""
@@ -135,20 +143,20 @@ def _prune(cfg: PipelineConfig, out: Path) -> None:
     for d, after in zip(dirs[:-1], dirs[1:]):
         if (d / PRUNED).exists() or not ((d / SUCCESS).is_file() and (after / SUCCESS).is_file()):
             continue
-        files = sorted(d.glob("kept/*.parquet"))
-        (d / PRUNED).write_text(json.dumps({"deleted": [str(f.relative_to(d)) for f in files],
-                                            "bytes": sum(f.stat().st_size for f in files)}, indent=2) + "\n")
+        files = d.glob("kept/*.parquet")
+        (d / PRUNED).write_text(json.dumps({"deleted": [f.relative_to(d) for f in files],
+                                            "bytes": sum(f.size() for f in files)}, indent=2) + "\n")
         for f in files:
             f.unlink()
         log.info("[%s] kept parts deleted (keep_stage_outputs: last): %d files", d.name, len(files))
 
 
-def _input_hash(cfg: PipelineConfig, out: Path, index: int) -> str:
+def _input_hash(cfg: PipelineConfig, out: Loc, index: int) -> str:
     if index == 0:
         if not cfg.input:
             raise ConfigError("no input: give `input:` in the config or --input PATH")
         refs = expand_inputs([(i.path, i.source) for i in cfg.input])
-        listing = [(r.rel, r.size, os.stat(r.path).st_mtime_ns, r.source) for r in refs]
+        listing = [(r.rel, r.size, r.mtime_ns, r.source) for r in refs]
         return sha256_bytes(canonical(listing))
     prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
     h = success_hash(prev)
@@ -161,16 +169,16 @@ def _input_hash(cfg: PipelineConfig, out: Path, index: int) -> str:
     return h
 
 
-def _stage_input_hash(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry) -> str:
+def _stage_input_hash(cfg: PipelineConfig, out: Loc, index: int, entry: StageEntry) -> str:
     i_hash = _input_hash(cfg, out, index)
     extra = stage_class(entry.name)(entry.config, seed=cfg.seed).input_files()
     if extra:  # eval sets and the like: a changed file redoes the stage
         refs = expand_inputs([(p, None) for p in extra])
-        i_hash = sha256_bytes(canonical([i_hash, [(r.rel, r.size, os.stat(r.path).st_mtime_ns) for r in refs]]))
+        i_hash = sha256_bytes(canonical([i_hash, [(r.rel, r.size, r.mtime_ns) for r in refs]]))
     return i_hash
 
 
-def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *, force: bool,
+def _run_stage(cfg: PipelineConfig, out: Loc, index: int, entry: StageEntry, *, force: bool,
                executor: "_LazyExecutor") -> StageRun:
     directory = out / stage_dirname(index, entry.name)
     c_hash = config_hash(entry.name, entry.config, cfg.seed, cfg.batch_size, cfg.rejected_text)
@@ -179,7 +187,7 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
     if not force and done and done.get("config_hash") == c_hash and done.get("input_hash") == i_hash:
         stats = read_stats(directory)
         log.info("[%s] up to date (%s kept of %s), skipped", directory.name, f"{stats.kept:,}", f"{stats.docs_in:,}")
-        return StageRun(index, entry, directory, stats, skipped=True)
+        return _stage_run(index, entry, directory, stats, skipped=True)
 
     if index > 0:
         prev = out / stage_dirname(index - 1, cfg.stages[index - 1].name)
@@ -187,15 +195,17 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
             log.info("[%s] needs %s, whose kept parts were deleted: redoing it", directory.name, prev.name)
             _run_stage(cfg, out, index - 1, cfg.stages[index - 1], force=True, executor=executor)
             i_hash = _stage_input_hash(cfg, out, index, entry)
-    tmp = out / f".{directory.name}.tmp"
-    if directory.exists():
-        shutil.rmtree(directory)
+    if out.local:
+        tmp = out / f".{directory.name}.tmp"
+        directory.rmtree()
+    else:  # no rename: written in place, uncommitted first so a kill from here on is seen
+        tmp = directory
+        (directory / SUCCESS).unlink()
     attempt = {"config_hash": c_hash, "input_hash": i_hash}
     if force or _read_json(tmp / ATTEMPT) != attempt:  # a different attempt's leftovers: start over
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / UNITS).mkdir(parents=True)
-        (tmp / "kept").mkdir()
-        (tmp / "rejected").mkdir()
+        tmp.rmtree()
+        for sub in (UNITS, "kept", "rejected"):
+            (tmp / sub).mkdir()
         atomic_write_bytes(tmp / ATTEMPT, canonical(attempt))
     for partial in tmp.glob("*/.*.tmp"):  # a killed unit's half-written part: the unit is redone
         partial.unlink()
@@ -237,7 +247,7 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
         stats.extra = dict(ctx.extra_stats)
         files.update({k: v for k, v in _group_outputs(ctx.outputs).items()})
     for scratch in ("_work", UNITS):
-        shutil.rmtree(tmp / scratch, ignore_errors=True)
+        (tmp / scratch).rmtree()
     (tmp / ATTEMPT).unlink()
     stats.seconds = time.perf_counter() - t0
     stats.check()
@@ -249,25 +259,42 @@ def _run_stage(cfg: PipelineConfig, out: Path, index: int, entry: StageEntry, *,
             raise AccountingError(f"stage {entry.name}: {kind} files hold {listed} rows, counted {expected}")
 
     stats.write(tmp / "stats.json")
-    tmp.rename(directory)
+    listed = {k: [{**f, "path": f"{k}/{f['path']}" if k in ("kept", "rejected") else f["path"]} for f in v]
+              for k, v in files.items()}
+    if tmp is directory:
+        _delete_unlisted(directory, {f["path"] for v in listed.values() for f in v})
+    else:
+        tmp.replace(directory)
     write_success(directory, {
         "stage": entry.name, "index": index, "config": to_dict(entry.config), "seed": cfg.seed,
         "config_hash": c_hash, "input_hash": i_hash,
-        "kept": stats.kept, "rejected": stats.rejected_total,
-        "files": {k: [{**f, "path": f"{k}/{f['path']}" if k in ("kept", "rejected") else f["path"]} for f in v]
-                  for k, v in files.items()},
+        "kept": stats.kept, "rejected": stats.rejected_total, "files": listed,
         "versions": library_versions(),
     })
     rate = stats.docs_in / max(stats.seconds, 1e-9)
     log.info("[%s] %s in, %s kept, %s rejected %s in %.1f s (%s docs/s)", directory.name,
              f"{stats.docs_in:,}", f"{stats.kept:,}", f"{stats.rejected_total:,}",
              dict(sorted(stats.rejected.items())), stats.seconds, f"{rate:,.0f}")
-    return StageRun(index, entry, directory, stats, skipped=False)
+    return _stage_run(index, entry, directory, stats, skipped=False)
+
+
+# written in a stage directory besides the files its manifest lists
+_UNLISTED = {"stats.json", "manifest.json", SUCCESS}
+
+
+def _delete_unlisted(directory: Loc, listed: set[str]) -> None:
+    """Deletes what an in-place (object store) stage directory holds beyond its manifest: parts of
+    an attempt killed before it knew better, whatever a re-run does not write again."""
+    for f in directory.files(recursive=True):
+        rel = f.relative_to(directory)
+        if rel not in listed and rel not in _UNLISTED:
+            log.info("[%s] deleting %s: not part of the committed stage", directory.name, rel)
+            f.unlink()
 
 
 def _input_bytes(tasks: list[UnitTask]) -> int:
-    """Bytes on disk a stage reads: its input files (read) or its upstream parts."""
-    return sum(sum(f.size for f in t.source.files) if hasattr(t.source, "files") else os.path.getsize(t.source)
+    """Bytes a stage reads: its input files (read) or its upstream parts."""
+    return sum(sum(f.size for f in t.source.files) if hasattr(t.source, "files") else Loc(t.source).size()
                for t in tasks)
 
 
@@ -279,22 +306,20 @@ def _group_outputs(outputs: list[dict]) -> dict[str, list[dict]]:
     return groups
 
 
-def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: int, pool: Any,
+def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Loc, workers: int, pool: Any,
              label: str, seed: int) -> GlobalContext:
     """Runs a global stage's distributed analysis; its decisions land in tmp/_work. An analysis an
     interrupted attempt finished (`_work/_ANALYZED`) is not run again."""
-    import pyarrow.parquet as pq
-
     work = tmp / "_work"
     parts = [t.source for t in tasks]
-    ctx = GlobalContext(parts=parts, part_rows=[pq.ParquetFile(p).metadata.num_rows for p in parts],
+    ctx = GlobalContext(parts=parts, part_rows=[num_rows(p) for p in parts],
                         work=str(work), buckets=max(4, 2 * workers), pool=pool, output=str(tmp), seed=seed)
     done = _read_json(work / ANALYZED)
     if done is not None and done.get("buckets") == ctx.buckets:
         ctx.extra_stats, ctx.outputs = done["extra_stats"], done["outputs"]
         log.info("[%s] analysis done by an earlier attempt, reused", label)
     else:
-        shutil.rmtree(work, ignore_errors=True)
+        work.rmtree()
         work.mkdir()
         t0 = time.perf_counter()
         stage.analyze(ctx)
@@ -306,7 +331,7 @@ def _analyze(stage: "GlobalStage", tasks: list[UnitTask], tmp: Path, workers: in
     return ctx
 
 
-def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Path) -> list[UnitTask]:
+def _plan_tasks(cfg: PipelineConfig, out: Loc, index: int, stage: Any, tmp: Loc) -> list[UnitTask]:
     if isinstance(stage, SourceStage):
         if not cfg.input:
             raise ConfigError("no input: give `input:` in the config or --input PATH")
@@ -321,10 +346,10 @@ def _plan_tasks(cfg: PipelineConfig, out: Path, index: int, stage: Any, tmp: Pat
     ]
 
 
-def committed_stages(out: Path) -> list[tuple[str, StageStats]]:
+def committed_stages(out: str | Path | Loc) -> list[tuple[str, StageStats]]:
     """(directory name, stats) of every committed stage under `out`, in order."""
     found = []
-    for d in sorted(p for p in out.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for d in (p for p in Loc(out).dirs() if not p.name.startswith(".")):
         if (d / SUCCESS).is_file():
             s = read_stats(d)
             if s is not None:

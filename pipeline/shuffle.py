@@ -11,11 +11,12 @@ Documents are named by a `gid`: (upstream part index << 32) | row within the par
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from pipeline.storage import Loc
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -48,7 +49,8 @@ def bucket_of(keys: np.ndarray, buckets: int) -> np.ndarray:
     return (mix64(keys) % np.uint64(buckets)).astype(np.int64)
 
 
-def write_buckets(table: pa.Table, dest: np.ndarray, directory: str | Path, step: str, source: int) -> None:
+def write_buckets(table: pa.Table, dest: np.ndarray, directory: str | os.PathLike | Loc, step: str,
+                  source: int) -> None:
     """Rows of `table` to the bucket files `dest` names (one file per non-empty bucket)."""
     if table.num_rows == 0:
         return
@@ -60,23 +62,24 @@ def write_buckets(table: pa.Table, dest: np.ndarray, directory: str | Path, step
     ends = np.concatenate([bounds, [len(dest_sorted)]])
     for s, e in zip(starts, ends):
         b = int(dest_sorted[s])
-        target = Path(directory) / step / f"b{b:05d}" / f"s{source:05d}.arrow"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(
+        target = Loc(directory) / step / f"b{b:05d}" / f"s{source:05d}.arrow"
+        target.parent.mkdir()
+        tmp = target.with_name(f".{target.name}.tmp") if target.local else target
+        with (pa.OSFile(tmp.path, "wb") if tmp.local else tmp.open_output()) as sink, pa.ipc.new_file(
                 sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
             w.write_table(table.slice(s, e - s))
-        os.replace(tmp, target)
+        if tmp is not target:
+            tmp.replace(target)
 
 
-def read_bucket(directory: str | Path, step: str, bucket: int, schema: pa.Schema | None) -> pa.Table | None:
+def read_bucket(directory: str | os.PathLike | Loc, step: str, bucket: int, schema: pa.Schema | None
+                ) -> pa.Table | None:
     """All files of one bucket, in name order; an empty bucket is `schema`'s empty table (None
     when no schema is given)."""
-    folder = Path(directory) / step / f"b{bucket:05d}"
-    files = sorted(folder.glob("s*.arrow")) if folder.is_dir() else []
+    folder = Loc(directory) / step / f"b{bucket:05d}"
     tables = []
-    for f in files:
-        with pa.memory_map(str(f)) as src:
+    for f in folder.glob("s*.arrow"):
+        with (pa.memory_map(f.path) if f.local else f.open_input()) as src:
             tables.append(pa.ipc.open_file(src).read_all())
     if not tables:
         return None if schema is None else schema.empty_table()

@@ -12,6 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.storage import Loc
+
 
 class AccountingError(RuntimeError):
     """A stage lost or invented documents."""
@@ -84,8 +86,8 @@ class StageStats:
             worker_seconds=d.get("worker_seconds", 0.0), extra=d.get("extra", {}),
         )
 
-    def write(self, path: Path) -> None:
-        path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+    def write(self, path: "Loc | Path") -> None:
+        Loc(path).write_text(json.dumps(self.to_json(), indent=2) + "\n")
 
 
 def _text_bytes(table: pa.Table) -> int:
@@ -94,11 +96,12 @@ def _text_bytes(table: pa.Table) -> int:
     return int(pc.sum(pc.binary_length(table.column("text"))).as_py() or 0)
 
 
-def read_stats(stage_dir: Path) -> StageStats | None:
-    p = stage_dir / "stats.json"
-    if not p.is_file():
+def read_stats(stage_dir: "Loc | Path") -> StageStats | None:
+    try:
+        raw = (Loc(stage_dir) / "stats.json").read_bytes()
+    except FileNotFoundError:
         return None
-    return StageStats.from_json(json.loads(p.read_text(encoding="utf-8")))
+    return StageStats.from_json(json.loads(raw))
 
 
 def format_table(stats: list[tuple[str, StageStats]]) -> str:

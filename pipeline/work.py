@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-
-from pipeline.parts import PartWriter, iter_batches
+from pipeline.parts import PartWriter, iter_batches, num_rows
 from pipeline.schema import REJECT_REASON, conform, set_column
 from pipeline.shuffle import read_bucket
 from pipeline.stage import Decisions, GlobalStage, SourceStage, Stage
 from pipeline.stats import StageStats
+from pipeline.storage import Loc
 
 
 class StageError(RuntimeError):
@@ -55,7 +53,7 @@ class UnitResult:
 def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
     t0 = time.perf_counter()
     stats = StageStats(stage.name, units=1)
-    out = Path(task.out_dir)
+    out = Loc(task.out_dir)
     if isinstance(stage, SourceStage):
         def name(k: int) -> str:
             return f"{task.key}-{k:03d}"
@@ -140,7 +138,7 @@ def _decision_applier(stage: GlobalStage, task: UnitTask):
     rows = table.column("_row").to_numpy()
     if len(np.unique(rows)) != len(rows):
         raise StageError(f"stage {stage.name!r}: more than one decision for a row of {_describe(task)}")
-    n = pq.ParquetFile(task.source).metadata.num_rows
+    n = num_rows(task.source)
     full: dict[str, np.ndarray] = {}
     for name, default in [(REJECT_REASON, None), *[(c, d) for c, (_, d) in columns.items()]]:
         arr = np.full(n, default, dtype=object)

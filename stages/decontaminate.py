@@ -34,6 +34,7 @@ from pipeline.readers import ReadOptions, expand_inputs, read_file
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import group_bounds
 from pipeline.stage import Decisions, GlobalContext, GlobalStage, first_reason, register
+from pipeline.storage import Loc, is_uri, load_array, save_array
 from stages.ngrams import ngram_hashes, words
 
 INDEX = "eval_index"
@@ -102,7 +103,7 @@ class Decontaminate(GlobalStage):
         if not self.config.eval_sets:
             raise ConfigError("decontaminate: eval_sets is empty (give the evaluation texts to remove)")
         # resolved here, on the driver: a worker's directory need not be the one paths are relative to
-        [built] = ctx.map("build_index", [(ctx.work, [str(Path(p).resolve()) for p in self.config.eval_sets])])
+        [built] = ctx.map("build_index", [(ctx.work, [p if is_uri(p) else str(Path(p).resolve()) for p in self.config.eval_sets])])
         ctx.extra_stats.update(built)
 
     def build_index(self, work: str, eval_sets: list[str]) -> dict:
@@ -118,18 +119,18 @@ class Decontaminate(GlobalStage):
         file_of_doc = np.array([files.index(f) for f, _ in docs], np.int32)
         keep = ~common
         index_hashes, index_files = uniq[keep], file_of_doc[pairs[first[keep], 1].astype(np.int64)]
-        target = Path(work) / INDEX
-        target.mkdir(parents=True, exist_ok=True)
-        np.save(target / "hashes.npy", index_hashes)
-        np.save(target / "files.npy", index_files)
+        target = Loc(work) / INDEX
+        target.mkdir()
+        save_array(target / "hashes.npy", index_hashes)
+        save_array(target / "files.npy", index_files)
         (target / "files.json").write_text(json.dumps(files))
         return {"eval_docs": len(docs), "eval_docs_too_short": int(np.sum(np.diff(offsets) < n)),
                 "eval_ngrams": int(len(index_hashes)), "eval_ngrams_too_common": int(common.sum())}
 
     def _load(self, work: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if self._index is None or self._index[0] != work:
-            d = Path(work) / INDEX
-            self._index = (work, np.load(d / "hashes.npy"), np.load(d / "files.npy"),
+            d = Loc(work) / INDEX
+            self._index = (work, load_array(d / "hashes.npy"), load_array(d / "files.npy"),
                            json.loads((d / "files.json").read_text()))
         return self._index[1:]
 

@@ -16,17 +16,17 @@ No process holds more than one part or one bucket of line hashes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
+from pipeline.parts import parquet_file
 from pipeline.shuffle import bucket_of, column_u64, group_bounds, read_bucket, write_buckets
 from pipeline.stage import Decisions, GlobalContext, GlobalStage, first_reason, register
+from pipeline.storage import Loc, load_array, save_array
 
 PAIRS = pa.schema([("line", pa.uint64()), ("doc", pa.uint64())])
 REMOVED = "line_dedup_lines_removed"
@@ -84,7 +84,7 @@ class LineDedup(GlobalStage):
 
     def emit_pairs(self, part: int, path: str, work: str, buckets: int) -> int:
         pieces = []
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=8192, columns=["text"]):
+        for batch in parquet_file(path).iter_batches(batch_size=8192, columns=["text"]):
             text = batch.column(0)
             _, offsets, hashes, blank = split_lines(text)
             doc = np.repeat(hash64(text), np.diff(offsets))
@@ -100,17 +100,14 @@ class LineDedup(GlobalStage):
         pairs = np.unique(np.stack([column_u64(t, "line"), column_u64(t, "doc")], axis=1), axis=0)
         starts, ends = group_bounds(pairs[:, 0])
         frequent = pairs[starts[ends - starts > self.config.max_occurrences], 0]  # sorted: pairs are
-        target = Path(work) / "frequent" / f"b{bucket:05d}.npy"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp.npy")
-        np.save(tmp, frequent)
-        tmp.replace(target)
+        (Loc(work) / "frequent").mkdir()
+        save_array(Loc(work) / "frequent" / f"b{bucket:05d}.npy", frequent)
         return len(starts), len(frequent)
 
     def _frequent_set(self, work: str) -> np.ndarray:
         if self._frequent is None or self._frequent[0] != work:
-            files = sorted((Path(work) / "frequent").glob("b*.npy"))
-            self._frequent = (work, np.sort(np.concatenate([np.load(f) for f in files] or [np.zeros(0, np.uint64)])))
+            files = (Loc(work) / "frequent").glob("b*.npy")
+            self._frequent = (work, np.sort(np.concatenate([load_array(f) for f in files] or [np.zeros(0, np.uint64)])))
         return self._frequent[1]
 
     def finish(self, decisions: Decisions, work: str) -> Decisions:

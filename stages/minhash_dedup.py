@@ -19,10 +19,10 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
+from pipeline.parts import parquet_file
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
@@ -201,7 +201,7 @@ class MinhashDedup(GlobalStage):
     def sign_part(self, part: int, path: str, work: str, buckets: int) -> int:
         cfg = self.config
         start, sig_tables, band_tables = 0, [], []
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=4096, columns=["id", "text"]):
+        for batch in parquet_file(path).iter_batches(batch_size=4096, columns=["id", "text"]):
             n = batch.num_rows
             word_hash, offsets = words(batch.column("text"))
             h32, sh_offsets = shingles(word_hash, offsets, cfg.ngram)

@@ -19,21 +19,20 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
-from pipeline.parts import COMPRESSION, COMPRESSION_LEVEL, sha256_file
+from pipeline.parts import read_schema, read_table, write_table
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import make_gids, mix64, read_bucket, write_buckets
 from pipeline.stage import GlobalContext, GlobalStage, register
+from pipeline.storage import Loc
 
 AXES = ("source", "language", "period")
 BINS = 4096  # resolution of the per-group token histogram over the documents' hash values
@@ -117,7 +116,7 @@ class Mix(GlobalStage):
     # ------------------------------------------------------------------ driver
     def analyze(self, ctx: GlobalContext) -> None:
         cfg = self.config
-        if cfg.by_language and not any("language" in pq.read_schema(p).names for p in ctx.parts):
+        if cfg.by_language and not any("language" in read_schema(p).names for p in ctx.parts):
             raise ConfigError("mix: by_language needs a `language` column: run the langid stage before mix")
         counts: dict[tuple, list] = {}
         for part_counts in ctx.map("count_part", [(p,) for p in ctx.parts]):
@@ -139,7 +138,7 @@ class Mix(GlobalStage):
         shards = [s for s in shards if s is not None]
         ctx.outputs.extend({k: s[k] for k in ("path", "rows", "bytes", "sha256")} for s in shards)
         manifest = self.manifest(plan, shards, counts)
-        Path(ctx.output, "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        (Loc(ctx.output) / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         ctx.extra_stats.update({"train_rows": train_rows, "val_rows": val_rows,
                                 "repeats": train_rows + val_rows - sum(s[2] for s in selected),
                                 "train_tokens_estimated": manifest["totals"]["train"]["tokens"],
@@ -211,8 +210,8 @@ class Mix(GlobalStage):
 
     # ------------------------------------------------------------------ workers
     def count_part(self, path: str) -> list:
-        table = pq.read_table(path, columns=["id", "text", "url", "source", "timestamp",
-                                             *(["language"] if "language" in pq.read_schema(path).names else [])])
+        table = read_table(path, columns=["id", "text", "url", "source", "timestamp",
+                                          *(["language"] if "language" in read_schema(path).names else [])])
         g, toks = self.groups(table), self.tokens(table)
         keys = np.array(["\x1f".join(t) for t in zip(g["source"], g["language"], g["period"])], dtype=object)
         bins = np.minimum((_unit(self.seed, table.column("id"), 1) * BINS).astype(np.int64), BINS - 1)
@@ -236,7 +235,7 @@ class Mix(GlobalStage):
         return copies, val
 
     def select_part(self, part: int, path: str, work: str, rates: dict[str, tuple]) -> tuple[int, int, int]:
-        table = pq.read_table(path)
+        table = read_table(path)
         copies, val = self._copies(table, rates)
         rows = np.arange(table.num_rows, dtype=np.int64)
         decisions = pa.table({
@@ -247,7 +246,7 @@ class Mix(GlobalStage):
         return int(copies[~val].sum()), int(val.sum()), int((copies > 0).sum())
 
     def scatter_part(self, part: int, path: str, work: str, rates: dict[str, tuple], n_train: int, n_val: int) -> None:
-        table = pq.read_table(path)
+        table = read_table(path)
         copies, val = self._copies(table, rates)
         idx = np.repeat(np.arange(table.num_rows), copies)
         copy_no = np.arange(len(idx)) - np.repeat(np.cumsum(copies) - copies, copies)
@@ -277,11 +276,6 @@ class Mix(GlobalStage):
         t = t.drop_columns([c for c in t.column_names if c.startswith("_")] +
                            [c for c in ("reject_reason",) if c in t.column_names])
         rel = f"shards/{split}-{k:05d}.parquet"
-        target = Path(output) / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        pq.write_table(t, tmp, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL,
-                       row_group_size=1024, use_dictionary=False)
-        tmp.replace(target)
-        return {"path": rel, "split": split, "rows": t.num_rows, "bytes": target.stat().st_size,
-                "tokens": int(toks.sum()), "sha256": sha256_file(target), "tokens_by": tokens_by}
+        written = write_table(t, Loc(output) / rel, row_group_size=1024, use_dictionary=False)
+        return {"path": rel, "split": split, "rows": t.num_rows, **written,
+                "tokens": int(toks.sum()), "tokens_by": tokens_by}

@@ -30,10 +30,11 @@ FIELD_CANDIDATES: dict[str, tuple[str, ...]] = {
 class FileRef:
     """One input file: where it is, and the stable name (`rel`) its ids and sources derive from."""
 
-    path: str
+    path: str  # a local path or a URI (pipeline.storage)
     rel: str
     size: int
     source: str | None = None  # from the config's input entry; overrides the record's
+    mtime_ns: int = 0          # with size, what says the file changed (the input hash)
 
 
 @dataclass
@@ -94,21 +95,20 @@ def read_file(ref: FileRef, opts: ReadOptions) -> Iterator[pa.Table]:
 
 
 def expand_inputs(specs: list[tuple[str, str | None]]) -> list[FileRef]:
-    """Files of each (path, source) input, sorted; directories are walked, dotfiles skipped."""
+    """Files of each (path, source) input, sorted; directories are walked, dotfiles skipped.
+    Paths may be URIs (`s3://bucket/prefix`): a prefix is walked like a directory."""
+    from pipeline.storage import Loc
+
     refs: list[FileRef] = []
     for raw, source in specs:
-        p = Path(raw)
+        p = Loc(str(Path(raw).resolve()) if Loc(raw).local else raw)
         if p.is_file():
-            refs.append(FileRef(str(p.resolve()), p.name, p.stat().st_size, source))
+            refs.append(FileRef(str(p), p.name, p.size(), source, p.mtime_ns()))
         elif p.is_dir():
-            root = p.resolve()
-            files = sorted(
-                f for f in root.rglob("*")
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(root).parts)
-            )
-            for f in files:
-                rel = f"{root.name}/{f.relative_to(root).as_posix()}"
-                refs.append(FileRef(str(f), rel, f.stat().st_size, source))
+            for f in p.files(recursive=True):
+                rel = f.relative_to(p)
+                if not any(part.startswith(".") for part in rel.split("/")):
+                    refs.append(FileRef(str(f), f"{p.name}/{rel}", f.size(), source, f.mtime_ns()))
         else:
             from pipeline.config import ConfigError
 

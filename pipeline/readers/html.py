@@ -11,13 +11,14 @@ import pyarrow as pa
 
 from pipeline.readers import FileRef, ReadOptions, RowBuffer, describe_error, register_reader
 from pipeline.readers.warc import WEB_COLUMNS, add_html
+from pipeline.storage import Loc
 
 
 @register_reader(".html", ".htm", ".xhtml")
 def read_html(ref: FileRef, opts: ReadOptions) -> Iterator[pa.Table]:
     buf = RowBuffer(ref, opts, WEB_COLUMNS)
     try:
-        with open(ref.path, "rb") as f:
+        with Loc(ref.path).open_input() as f:
             raw = f.read(opts.max_file_bytes + 1)
     except OSError as e:
         reason, msg = describe_error(e)

@@ -7,6 +7,7 @@ import orjson
 import pyarrow as pa
 
 from pipeline.readers import FileRef, ReadOptions, RowBuffer, describe_error, record_fields, register_reader
+from pipeline.storage import Loc
 
 _COMPRESSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
 _CHUNK = 1 << 20
@@ -22,7 +23,8 @@ def _compression(path: str) -> str | None:
 def _lines(path: str) -> Iterator[tuple[bytes, bool]]:
     """Lines of the (decompressed) file; the last item is (partial bytes, True) if it was cut."""
     # pyarrow's streams notice a truncated gzip *and* zstd stream (python's zstandard does not).
-    stream = pa.input_stream(path, compression=_compression(path))
+    where = Loc(path)
+    stream = pa.input_stream(where.path if where.local else where.open_input(), compression=_compression(path))
     tail = b""
     try:
         while True:

@@ -6,9 +6,9 @@ from typing import Iterator
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from pipeline.readers import FIELD_CANDIDATES, FileRef, ReadOptions, RowBuffer, describe_error, register_reader
+from pipeline.parts import parquet_file
 from pipeline.schema import REJECT_REASON, conform, set_column
 from pipeline.stage import first_reason
 
@@ -17,7 +17,7 @@ from pipeline.stage import first_reason
 def read_parquet(ref: FileRef, opts: ReadOptions) -> Iterator[pa.Table]:
     start = 0
     try:
-        pf = pq.ParquetFile(ref.path)
+        pf = parquet_file(ref.path)
         text_field = opts.text_field
         if text_field not in pf.schema_arrow.names:
             yield from _missing_text(ref, opts, pf.metadata.num_rows, pf.schema_arrow.names)

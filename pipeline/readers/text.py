@@ -6,13 +6,14 @@ from typing import Iterator
 import pyarrow as pa
 
 from pipeline.readers import FileRef, ReadOptions, RowBuffer, describe_error, register_reader
+from pipeline.storage import Loc
 
 
 @register_reader(".txt", ".text", ".md", ".rst")
 def read_text(ref: FileRef, opts: ReadOptions) -> Iterator[pa.Table]:
     buf = RowBuffer(ref, opts)
     try:
-        with open(ref.path, "rb") as f:
+        with Loc(ref.path).open_input() as f:
             raw = f.read(opts.max_file_bytes + 1)
     except OSError as e:
         reason, msg = describe_error(e)

@@ -14,6 +14,7 @@ so one broken record costs one document, and a truncated file ends that file onl
 from __future__ import annotations
 
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import BinaryIO, Iterator
 
@@ -21,6 +22,7 @@ import pyarrow as pa
 
 from pipeline.html import Undecodable, declared_charset, decode, extract_main_text, html_lang, is_html
 from pipeline.readers import FileRef, ReadOptions, RowBuffer, describe_error, register_reader
+from pipeline.storage import Loc
 
 WEB_COLUMNS = ("charset", "html_lang")
 _DOC_TYPES = {"response", "resource", "conversion"}
@@ -197,7 +199,7 @@ def _fastwarc_records(path: str) -> Iterator[_Record | _Broken]:
 
     gz = path.lower().endswith(".gz")
     pos, owed = 0, None
-    with open(path, "rb") as f:
+    with Loc(path).open_input() as f:
         while pos is not None:
             f.seek(pos)
             last = None
@@ -257,26 +259,34 @@ def _gzip_starts_warc(f: BinaryIO, offset: int) -> bool:
         return False
 
 
-def _lf_framed(path: str) -> bool:
-    """A WET file written with bare \\n line ends (cc_net's test data): not parseable as WARC."""
+@contextmanager
+def _open(path: str) -> Iterator[BinaryIO]:
+    """The file's bytes, gunzipped when its name ends in .gz."""
     import gzip
 
-    opener = gzip.open if path.lower().endswith(".gz") else open
+    with Loc(path).open_input() as f:
+        if path.lower().endswith(".gz"):
+            with gzip.GzipFile(fileobj=f, mode="rb") as g:
+                yield g
+        else:
+            yield f
+
+
+def _lf_framed(path: str) -> bool:
+    """A WET file written with bare \\n line ends (cc_net's test data): not parseable as WARC."""
     try:
-        with opener(path, "rb") as f:
-            first = f.readline(64)
+        with _open(path) as f:
+            head = f.read(64)  # as readline(64), which Arrow's remote files lack
     except (OSError, EOFError):
         return False
+    first = head[:head.find(b"\n") + 1] if b"\n" in head else head
     return first.startswith(b"WARC/") and not first.endswith(b"\r\n")
 
 
 def _lenient_records(path: str) -> Iterator[_Record]:
     """Records of an LF-framed file: headers to the first blank line, the block up to the next
     `WARC/1.` line (Content-Length is not trusted: such files were edited by hand)."""
-    import gzip
-
-    opener = gzip.open if path.lower().endswith(".gz") else open
-    with opener(path, "rb") as f:
+    with _open(path) as f:
         data = f.read()
     starts = [0] + [i + 1 for i in _find_all(data, b"\nWARC/1.")]
     for k, start in enumerate(starts):
