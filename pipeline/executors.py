@@ -111,6 +111,16 @@ def init_ray(num_cpus: int | None = None) -> bool:
     return True
 
 
+# Object-store settings a worker needs as the driver has them (pipeline.storage): a cluster's
+# nodes do not share the driver's environment. Set on a node, a variable the driver lacks is kept.
+FORWARDED_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION",
+                 "AWS_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3")
+
+
+def forwarded_env() -> dict[str, str]:
+    return {k: os.environ[k] for k in FORWARDED_ENV if k in os.environ}
+
+
 class RayExecutor:
     """Actor pools per stage; connects to RAY_ADDRESS when set, else starts local Ray."""
 
@@ -137,6 +147,8 @@ class RayExecutor:
                          "max_restarts": 3, "max_task_retries": 3}
         if resources.memory_gb:
             options["memory"] = int(resources.memory_gb * (1 << 30))
+        if env := forwarded_env():
+            options["runtime_env"] = {"env_vars": env}
         actor_cls = self.ray.remote(_StageWorker).options(**options)
         actors = [actor_cls.remote(stage_name, config, seed) for _ in range(workers)]
         try:
