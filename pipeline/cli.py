@@ -40,13 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", parents=[common], help="run the stages of a YAML config in order",
                        description="Run the stages of CONFIG in order, resuming from committed ones.")
     r.add_argument("config", help="YAML pipeline config, e.g. configs/default.yaml")
-    r.add_argument("--output", help="output directory (default: the config's `output`)")
+    r.add_argument("--output", help="output directory or URI such as s3://bucket/prefix (default: the config's `output`)")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--only", metavar="STAGE", help="run just this stage (its input must be committed)")
     g.add_argument("--from", dest="from_stage", metavar="STAGE",
                    help="re-run this stage and all after it, even if committed")
     r.add_argument("--input", nargs="+", metavar="PATH",
-                   help="input files or directories, replacing the config's `input`")
+                   help="input files, directories or URIs (s3://bucket/prefix), replacing the config's `input`")
     r.add_argument("--workers", type=int, help="Ray workers per stage (default: one per CPU)")
     r.add_argument("--executor", choices=["auto", "ray", "inline"],
                    help="where stages run (default: the config's `executor`; auto = in this process below "
@@ -58,8 +58,9 @@ def _parser() -> argparse.ArgumentParser:
                                    "then the stage runs (OUT/01-NAME). For NAME=read, only the first.")
     s.add_argument("name", help="stage name (see `curate stages`)")
     s.add_argument("--input", nargs="+", required=True, metavar="PATH",
-                   help="JSONL (.jsonl, .gz, .zst), Parquet, or directories of them / of text files")
-    s.add_argument("--output", required=True, metavar="DIR")
+                   help="JSONL (.jsonl, .gz, .zst), Parquet, WARC/WET, HTML, text, or directories of them; "
+                        "local paths or URIs (s3://bucket/prefix)")
+    s.add_argument("--output", required=True, metavar="DIR", help="output directory or URI (s3://bucket/prefix)")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a stage option, value as YAML (repeatable): --set max_bytes=500000")
     s.add_argument("--workers", type=int)
@@ -69,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--inline", action="store_true", help="the same as --executor inline")
 
     t = sub.add_parser("stats", parents=[common], help="per-stage table: documents in / kept / rejected, bytes, time")
-    t.add_argument("dir", help="a pipeline output directory, e.g. out/default")
+    t.add_argument("dir", help="a pipeline output directory or URI, e.g. out/default, s3://bucket/run1")
     t.add_argument("--json", action="store_true", help="print the same figures as JSON, for scripts")
     t.add_argument("--html", metavar="FILE", help="also write a self-contained HTML report (charts, "
                                                    "score histograms, samples of rejected documents)")

@@ -139,6 +139,22 @@ def test_default_pipeline_with_input_and_output_in_a_bucket_writes_the_bytes_of_
     assert main(["stats", uri, "--json"]) == 0
 
 
+def test_retention_in_a_bucket_prunes_and_regenerates_as_on_disk(s3, tmp_path):
+    stages = [{"name": "read", "unit_bytes": 300000, "part_rows": 200}, {"name": "normalize"}, {"name": "exact_dedup"}]
+    lean = {"executor": "inline", "rejected_text": "drop", "keep_stage_outputs": "last"}
+    local = tmp_path / "lean"
+    run_pipeline(make_config(local, [SAMPLE / "wiki", SAMPLE / "fortunes"], stages, **lean))
+    uri = f"s3://{BUCKET}/out-lean"
+    cfg = make_config(uri, [f"s3://{BUCKET}/{SAMPLE.name}/wiki", f"s3://{BUCKET}/{SAMPLE.name}/fortunes"], stages, **lean)
+    run_pipeline(cfg)
+    remote = objects(s3, "out-lean/")
+    assert data_files(remote) == data_files(local_files(local))
+    assert "00-read/_PRUNED" in remote and not [k for k in remote if k.startswith(("00-read/kept/", "01-normalize/kept/"))]
+    redo = run_pipeline(cfg, from_stage="exact_dedup")  # needs normalize's deleted parts: made again
+    assert [r.entry.name for r in redo] == ["exact_dedup"]
+    assert data_files(objects(s3, "out-lean/")) == data_files(remote)
+
+
 @pytest.mark.slow
 def test_kill_9_in_a_bucket_then_rerun_redoes_only_unfinished_units_to_the_same_bytes(s3, tmp_path):
     stages = [{"name": "read", "unit_bytes": 300000, "part_rows": 150}, {"name": "quality"}, {"name": "minhash_dedup"}]

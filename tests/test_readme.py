@@ -23,6 +23,8 @@ NOT_RUN = {
     "make run": "CI runs `make test` then `make run` itself (.ci/run); running make test here would recurse",
     "# 1. drive from a machine that reaches the cluster": "needs a cluster at HEAD:6379 and /shared/fs; "
                                                           "tests/test_cluster.py runs both ways on a local two-node cluster",
+    "export AWS_ACCESS_KEY_ID": "needs an S3 bucket with credentials; tests/test_object_store.py runs the same "
+                                "commands against a moto S3 server",
 }
 
 
