@@ -18,7 +18,7 @@ from pipeline.config import load_config
 from pipeline.runner import committed_stages, run_pipeline
 from pipeline.storage import Loc, _filesystem
 from tests.conftest import REPO, SAMPLE, make_config
-from tests.test_pipeline import _kill_when
+from tests.processes import _kill_when
 
 BUCKET = "curate"
 

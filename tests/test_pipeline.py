@@ -21,6 +21,7 @@ from pipeline.stage import Decisions, Stage, register
 from pipeline.stats import AccountingError
 from pipeline.work import StageError
 from tests.conftest import SAMPLE, make_config, tree_digest
+from tests.processes import _kill_when, _session_pids
 
 STAGES = [{"name": "read", "unit_bytes": 1 << 20, "part_rows": 400}, {"name": "normalize"}]
 
@@ -152,41 +153,6 @@ def test_same_output_with_one_and_two_ray_workers_and_inline(tmp_path, ray_execu
     digests.append(tree_digest(Path(cfg.output)))
     assert digests[0] == digests[1] == digests[2]
     assert len(digests[0]) > 4
-
-
-def _session_pids(sid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[3]) == sid and fields[0] != "Z":
-                pids.append(int(entry))
-    return pids
-
-
-def _kill_session(proc: subprocess.Popen) -> None:
-    for pid in _session_pids(proc.pid):
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    proc.wait()
-
-
-def _kill_when(cmd: list[str], condition, timeout: float = 120.0) -> None:
-    """Starts `cmd`, SIGKILLs its whole session the moment `condition()` holds; asserts it did."""
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + timeout
-    try:
-        while not condition():
-            assert proc.poll() is None, "the run finished before the kill point was reached"
-            assert time.monotonic() < deadline, "kill point not reached in time"
-            time.sleep(0.005)
-    finally:
-        _kill_session(proc)
 
 
 @pytest.mark.slow
