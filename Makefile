@@ -119,6 +119,7 @@ bench: setup lm toxicity-model
 	$(BIN)/python bench/decontam_eval.py
 	$(BIN)/python bench/bench_small.py
 	$(BIN)/python bench/reflow_eval.py
+	$(BIN)/python bench/perplexity_eval.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

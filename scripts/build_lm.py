@@ -6,11 +6,13 @@
 1. KenLM's `lmplz` and `build_binary` under build/kenlm/, from the kenlm 0.3.0 sdist on PyPI
    (it carries the full source, `lm/builder` included) with cmake; the boost dev headers come from
    apt-get when missing (root), else the error says which packages to install.
-2. data/reference/reference-<language>.jsonl.zst minus the held-out part (one whole book and
-   a tenth of the Wikipedia chunks) for training, normalised with the perplexity stage's own `normalize_for_lm`, one line per
+2. data/reference/reference-<language>.jsonl.zst minus the held-out part (a tenth of the books,
+   documentation pages and speeches, each whole, and of the WikiText chunks) for training, normalised with the perplexity stage's own `normalize_for_lm`, one line per
    paragraph; `lmplz -o 5`, then `build_binary` into models/lm/<language>.bin.
-3. The held-out part, scored like the stage does, give the p30/p60 bucket cut-offs in
-   models/lm/<language>.json. Skips every step whose output is already there.
+3. The held-out part, scored like the stage does, gives the bucket cut-offs in
+   models/lm/<language>.json: head up to its 30th percentile, tail above its 95th (less fluent
+   than 95 % of clean text the model never saw). Skips every step whose output is already there
+   and was made from the same reference file.
 """
 from __future__ import annotations
 
@@ -35,6 +37,7 @@ from stages.perplexity import doc_perplexity, lm_lines, normalize_for_lm  # noqa
 
 KENLM = REPO / "build/kenlm"
 SDIST = "kenlm-0.3.0.tar.gz"
+HEAD_PERCENTILE, TAIL_PERCENTILE = 30, 95
 BOOST = ["libboost-program-options-dev", "libboost-system-dev", "libboost-thread-dev", "libboost-test-dev"]
 
 
@@ -66,12 +69,12 @@ def tools() -> Path:
     return bin_dir
 
 
-def held_out(doc_id: str, held_book: str) -> bool:
-    """Whole unseen texts, so the cut-offs describe text the model never saw: one entire book,
-    and one Wikipedia chunk in ten (chunks of other books would flatter the model)."""
-    if doc_id.startswith("gutenberg/"):
-        return doc_id.split("/")[1] == held_book
-    return hashlib.sha256(doc_id.encode()).digest()[0] < 26
+def held_out(doc_id: str) -> bool:
+    """Whole unseen texts, so the cut-offs describe text the model never saw: one book, one
+    documentation page and one speech in ten, each whole (a chunk of a book whose other chunks were
+    trained on would flatter the model), and one WikiText chunk in ten."""
+    unit = doc_id if doc_id.startswith("wikitext/") else doc_id.rsplit("/", 1)[0]
+    return hashlib.sha256(unit.encode()).digest()[0] < 26
 
 
 def main() -> None:
@@ -82,15 +85,15 @@ def main() -> None:
     args = ap.parse_args()
     out = Path(args.out)
     model, meta_path = out / f"{args.language}.bin", out / f"{args.language}.json"
-    if model.is_file() and meta_path.is_file():
-        print(f"{model} is there; delete it to rebuild")
+    source = REPO / f"data/reference/reference-{args.language}.jsonl.zst"
+    source_sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    if model.is_file() and meta_path.is_file() and json.loads(meta_path.read_text()).get("source_sha256") == source_sha:
+        print(f"{model} is there, made from {source.name} as it is; delete it to rebuild")
         return
     bin_dir = tools()
-    source = REPO / f"data/reference/reference-{args.language}.jsonl.zst"
     docs = [json.loads(l) for l in pa.input_stream(str(source), compression="zstd").read().decode().splitlines()]
-    held_book = sorted({d["id"].split("/")[1] for d in docs if d["id"].startswith("gutenberg/")})[0]
-    train = [d for d in docs if not held_out(d["id"], held_book)]
-    test = [d for d in docs if held_out(d["id"], held_book)]
+    train = [d for d in docs if not held_out(d["id"])]
+    test = [d for d in docs if held_out(d["id"])]
     out.mkdir(parents=True, exist_ok=True)
     work = KENLM / "train"
     work.mkdir(exist_ok=True)
@@ -109,15 +112,17 @@ def main() -> None:
     scored = normalize_for_lm(pa.array([d["text"] for d in test], pa.string())).to_pylist()
     ppl = np.array([doc_perplexity(lm, t) for t in scored])
     meta = {"language": args.language, "order": args.order, "source": str(source.relative_to(REPO)),
-            "held_out": f"gutenberg/{held_book} and 1 in 10 wikitext chunks",
+            "source_sha256": source_sha,
+            "held_out": "1 in 10 books, documentation pages, speeches and WikiText chunks",
             "train_documents": len(train), "held_out_documents": len(test),
-            "cutoffs": {"p30": float(np.percentile(ppl, 30)), "p60": float(np.percentile(ppl, 60))},
+            "cutoffs": {"head": float(np.percentile(ppl, HEAD_PERCENTILE)), "tail": float(np.percentile(ppl, TAIL_PERCENTILE)),
+                        "head_percentile": HEAD_PERCENTILE, "tail_percentile": TAIL_PERCENTILE},
             "held_out_median_perplexity": float(np.median(ppl))}
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     tmp.replace(model)
     arpa.unlink()
-    print(f"{model}: trained on {len(train)} documents; held-out perplexity p30 {meta['cutoffs']['p30']:.0f}, "
-          f"p60 {meta['cutoffs']['p60']:.0f}")
+    print(f"{model}: trained on {len(train)} documents; held-out perplexity p{HEAD_PERCENTILE} "
+          f"{meta['cutoffs']['head']:.0f} (head), p{TAIL_PERCENTILE} {meta['cutoffs']['tail']:.0f} (tail above)")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Models are built by `make lm` (KenLM's own `lmplz` and `build_binary` on the bundled reference
 prose in data/reference/) into `models/lm/<language>.bin`, with `<language>.json` holding the
-bucket cut-offs (p30, p60 of held-out reference documents). Text is normalised the same way for
+bucket cut-offs (head up to the 30th percentile of held-out reference documents, tail above the 95th). Text is normalised the same way for
 training and scoring (`normalize_for_lm`). A document's perplexity is line-weighted as in CCNet:
 10 ** (-sum of line log10-probabilities / number of tokens incl. end-of-line). Columns
 `perplexity` and `ppl_bucket` (head / middle / tail); documents in a language without a model
@@ -81,7 +81,8 @@ class Perplexity(Stage):
         for path in sorted(folder.glob("*.bin")) if folder.is_dir() else []:
             meta = json.loads(path.with_suffix(".json").read_text())
             self.models[path.stem] = kenlm.Model(str(path))
-            self.cutoffs[path.stem] = (meta["cutoffs"]["p30"], meta["cutoffs"]["p60"])
+            c = meta["cutoffs"]
+            self.cutoffs[path.stem] = (c["head"], c["tail"]) if "head" in c else (c["p30"], c["p60"])
         if not self.models:
             raise FileNotFoundError(f"perplexity: no KenLM model in {folder}/: run `make lm` to build it")
 
@@ -99,8 +100,8 @@ class Perplexity(Stage):
             for i, text in zip(scored, normalized):
                 lang = langs[i]
                 ppl[i] = doc_perplexity(self.models[lang], text)
-                p30, p60 = self.cutoffs[lang]
-                bucket[i] = None if np.isnan(ppl[i]) else "head" if ppl[i] <= p30 else "middle" if ppl[i] <= p60 else "tail"
+                head, tail = self.cutoffs[lang]
+                bucket[i] = None if np.isnan(ppl[i]) else "head" if ppl[i] <= head else "middle" if ppl[i] <= tail else "tail"
         limits = np.array([self.config.max_perplexity.get(l, np.inf) for l in langs])
         table = batch.append_column("perplexity", pa.array(ppl, pa.float32(), from_pandas=True))
         table = table.append_column("ppl_bucket", pa.array(bucket, pa.string()))
