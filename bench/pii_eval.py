@@ -12,7 +12,14 @@ Labelled sets:
   formats, SSNs with valid areas), placed in sentences with and without context words. Seeded;
   the same every run.
 A gold span is found when a span of the same type covers it (one character of slack at each
-end for brackets). Writes bench/PII.md.
+end for brackets).
+
+Clean text, for false positives: the Gutenberg books kept out of the perplexity reference (every
+8th, from ../shared/data), and the sample's Python documentation, Debian handbook and Wikipedia
+pages: none of it is the text the stage's number rules were written against (data/reference/).
+A document counts as altered by a number entity when a PHONE_NUMBER, CREDIT_CARD, US_SSN or
+IBAN_CODE span is placed in it; e-mail and IP addresses in such text are real ones (transcribers'
+addresses, example networks) and are counted apart. Writes bench/PII.md.
 """
 from __future__ import annotations
 
@@ -217,9 +224,64 @@ def main() -> int:
             b = base.get(entity, (0, total))[0] / total
             lines.append(f"| {name} | {entity} | {found} / {total} | {found / total:.3f} | {b:.3f} |")
             print(f"{name:40s} {entity:14s} {found:4d}/{total:<4d} {found / total:.3f}  presidio defaults {b:.3f}")
+    lines += clean_text(stage)
     lines += speed(stage, args.docs)
     (REPO / "bench/PII.md").write_text("\n".join(lines) + "\n")
     return 0
+
+
+NUMBER_ENTITIES = ("PHONE_NUMBER", "CREDIT_CARD", "US_SSN", "IBAN_CODE")
+
+
+def clean_sets() -> dict[str, list[str]]:
+    import json
+
+    import pyarrow as pa
+
+    from pipeline.html import extract_main_text
+    from scripts.build_reference import books, chunks, gutenberg
+
+    sample = REPO / "data/sample/corpus"
+    sets: dict[str, list[str]] = {}
+    data = SHARED.parent
+    if (data / "reference-prose/gutenberg-en").is_dir():
+        rng = random.Random(5)
+        sets["Gutenberg books kept out of the reference (17, whole)"] = [
+            c for path in books(data)[1] for c in chunks(gutenberg(path), rng)]
+    for name, folder in (("Python documentation (sample pages)", sample / "pydoc"),
+                         ("Debian handbook, English (sample pages)", sample / "handbook-html/en-US")):
+        sets[name] = [extract_main_text(p.read_text(encoding="utf-8", errors="replace"), "trafilatura")
+                      for p in sorted(folder.glob("*.html"))]
+    raw = pa.input_stream(str(sample / "wiki/wikitext.jsonl")).read().decode()
+    sets["Wikipedia (sample WikiText-2 articles)"] = [json.loads(line)["text"] for line in raw.splitlines()]
+    return sets
+
+
+def clean_text(stage) -> list[str]:
+    """Documents of clean text the stage alters, by kind of span; the number spans themselves."""
+    lines = ["", "False positives on clean text (none of it what the number rules were written against):", "",
+             "| text | documents | altered by a number entity | by an e-mail address | by an IP address |",
+             "|---|---:|---:|---:|---:|"]
+    shown = []
+    total = numbered = 0
+    for name, texts in clean_sets().items():
+        by = {"number": 0, "EMAIL_ADDRESS": 0, "IP_ADDRESS": 0}
+        for text in texts:
+            spans = stage.find(text)
+            kinds = {e for _, _, e, _ in spans}
+            by["number"] += bool(kinds & set(NUMBER_ENTITIES))
+            by["EMAIL_ADDRESS"] += "EMAIL_ADDRESS" in kinds
+            by["IP_ADDRESS"] += "IP_ADDRESS" in kinds
+            shown += [f"{e}: `{text[max(0, a - 25):a]}[{text[a:b]}]{text[b:b + 15]}`".replace("\n", " ")
+                      for a, b, e, _ in spans if e in NUMBER_ENTITIES]
+        total += len(texts)
+        numbered += by["number"]
+        lines.append(f"| {name} | {len(texts):,} | {by['number']} ({100 * by['number'] / max(len(texts), 1):.1f} %) | "
+                     f"{by['EMAIL_ADDRESS']} | {by['IP_ADDRESS']} |")
+        print(f"clean text {name}: {len(texts)} documents, {by}")
+    lines += ["", f"In all {numbered} of {total:,} documents ({100 * numbered / max(total, 1):.2f} %) get a number "
+              "placeholder" + (": " if shown else "."), *[f"- {x}" for x in shown[:30]]]
+    return lines
 
 
 def speed(stage, n_docs: int) -> list[str]:

@@ -195,6 +195,63 @@ def _ssns_near_keyword(text: str) -> list[tuple[int, int, float]]:
     return out
 
 
+# What numbers in clean prose look like when a phone or IP pattern takes them: parts of longer
+# numbers (decimals, thousands, Long Count dates, section numbers), year ranges, dates and times,
+# calendar rows, file and version names. A span like this is kept only where a word nearby says
+# it is a phone number or an address (`_PHONE_WORDS`, `_IP_WORDS` in the 60 characters before it).
+_YEAR_RANGE = re.compile(r"(?:1[5-9]|20)\d\d\s*[-–/]\s*(?:(?:1[5-9]|20)\d\d|\d\d)")
+_DATE = re.compile(r"(?:1[5-9]|20)\d\d[-/.](?:0?[1-9]|1[0-2])[-/.]\d\d?|\d\d?[-/.]\d\d?[-/.](?:1[5-9]|20)\d\d")
+_PHONE_WORDS = re.compile(r"(?i)\b(?:phone|telephone|tel|call|calling|cell|mobile|fax|contact|number|no|whatsapp|"
+                          r"sms|text|reach|dial|hotline|tél|telefon|teléfono|telefono|numéro|nummer)\b")
+_IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|client|ping|subnet|gateway|dns|router|"
+                       r"proxy|port|connect|connected|listening|bind|localhost)\b")
+
+
+def _plausible(text: str, start: int, end: int, entity: str) -> bool:
+    """Whether a PHONE_NUMBER, IP_ADDRESS or CREDIT_CARD span can be one, rather than a number of
+    clean prose."""
+    if entity not in ("PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD"):
+        return True
+    span, before, after = text[start:end], text[max(0, start - 60):start], text[end:end + 2]
+    if re.match(r"[.,]\d", after) or re.search(r"(?:\d[.,]|[$€£¥]\s?)$", before):
+        return False  # inside a longer number: a decimal, thousands, a Long Count date, a price
+    if entity == "CREDIT_CARD":  # printed as cards are: plain, in fours, or Amex's 4-6-5 (not a row of a table)
+        return bool(_CARD.fullmatch(span))
+    if re.search(r"[^\W\d]$|[^\W\d_]\w*[-_./]$", before) or re.match(r"[^\W\d]|[-_/][^\W\d_]", after):
+        return False  # glued to a word: a file, version or product name (42102-h, ks_c-5601, RTL8111/8168)
+    if entity == "IP_ADDRESS":
+        if ":" in span:
+            return True  # IPv6
+        if re.search(r"(?i)\b(?:section|chapter|figure|table|example|version|release|v)\.?\s*$", before):
+            return False
+        # two or more one-digit parts: a section or version number (14.3.4.1, 1.5.0.9) unless said
+        return sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_IP_WORDS.search(before))
+    digits = re.sub(r"\D", "", span)
+    groups = re.findall(r"\d+", span)
+    if len(digits) < 7 or ":" in span or "," in span or re.fullmatch(r"[-+]?\d+\.\d+", span):
+        return False  # too short for a subscriber number; times; thousands; a decimal
+    bare = span.strip("()[] ")
+    if _YEAR_RANGE.match(bare) or _DATE.fullmatch(bare) or sum(len(g) == 1 for g in groups) >= 2 or \
+            re.search(r"\.\s", span):
+        return False  # 1899-1900; 2023-10-15; calendar rows, ISBNs (0-306-40615-2); page references
+    said = bool(_PHONE_WORDS.search(before))
+    if not said and (re.search(r"\d[\s,;]+$", text[max(0, start - 12):start]) or re.match(r"[\s,;]+\d", text[end:end + 3])):
+        return False  # one of a run of numbers (a sequence, a table row), with nothing saying it is a phone
+    if not span.startswith("+") and all(len(g) <= 2 for g in groups) and not (
+            all(len(g) == 2 for g in groups) and groups[0].startswith("0")):
+        return False  # 3 10 17 24 31: a calendar row (06 12 34 56 78, French pairs, is a number)
+    if re.search(r"(?i)isbn[\s:-]*$", before) or any(
+            re.fullmatch(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", g) for g in groups):
+        return False  # an ISBN; a date written 20060301 (package versions, log stamps)
+    if len(groups) == 1 and not span.startswith("+") and not said:
+        # a bare run of digits with nothing saying it is a phone number: only a North American
+        # number standing alone (not among other numbers, brackets or operators, as in code and tables)
+        near = text[max(0, start - 15):start] + text[end:end + 15]
+        return bool(re.fullmatch(r"1?[2-9]\d\d[2-9]\d{6}", digits)) and not re.search(r"[\d\[\]=<>*/%]", near) \
+            and not re.search(r"[-(+,]\s*$", text[max(0, start - 3):start])
+    return True
+
+
 def _windows(text: str, width: int) -> list[tuple[int, int]]:
     """Merged [start, end) windows around candidates, widened to whitespace so no token is cut."""
     spans: list[list[int]] = []
@@ -242,7 +299,8 @@ class Pii(Stage):
                                            score_threshold=cfg.score_threshold):
                 if r.entity_type == "CREDIT_CARD" and chunk[r.start - 1:r.start] == "+":
                     continue  # a Luhn-valid E.164 phone number, not a card
-                found.append((a + r.start, a + r.end, r.entity_type, r.score))
+                if _plausible(text, a + r.start, a + r.end, r.entity_type):
+                    found.append((a + r.start, a + r.end, r.entity_type, r.score))
         return _resolve(found)
 
     def scrub(self, text: str) -> tuple[str, dict[str, int]]:

@@ -128,7 +128,10 @@ def test_card_numbers_of_every_network_and_length(stage, prefix, length):
 @pytest.mark.parametrize("sentence", [
     "Call me at 467 3395 tomorrow.", "My number is +1-984-182-0190.", "Reach me: +1-903-140-4508x769",
     "Phone 21 284 698 2548 please", "UK mobile +447700 921 916", "Text +447700677662 after six",
-    "Tel.: (030) 78 95 47 78", "Office (347) 247-3198, ask for Dominic", "Text me on 0412 345 678"])
+    "Tel.: (030) 78 95 47 78", "Office (347) 247-3198, ask for Dominic", "Text me on 0412 345 678",
+    "Mon portable : 06 12 34 56 78.", "Appelez le +33 6 12 34 56 78", "Telefon 030/1234567 ab 9 Uhr",
+    "Ring 020 7946 0958 before noon", "Her line is (555) 123-4567.", "Or 555.123.4567 at the office",
+    "2125551234", "Contact Anna, 2125551234, after lunch"])
 def test_phone_numbers_written_as_people_write_them(stage, sentence):
     assert stage.scrub(sentence)[1] == {"PHONE_NUMBER": 1}, sentence
 
@@ -137,7 +140,28 @@ def test_phone_numbers_written_as_people_write_them(stage, sentence):
     "ISBN 978-3-16-148410-0 and order 4111 1111 1111 1112.",  # Luhn-invalid card-like number
     "In 1999 2000 people came; in 2001 2002 left.", "The population was 467 3395 in the census.",
     "Pi is 3.14159265358979 and e is 2.718281828459045.", "The text 2001 2002 2003 lists the years.",
-    "Section 5.2.1.1 describes the 24-hour format 23:59:59."])
+    "Section 5.2.1.1 describes the 24-hour format 23:59:59.",
+    # clean prose and documentation: none of these is personal data
+    "He painted landscapes (1600-1851) and portraits from 1971 – 2000 30 times over.",
+    "See P. 40. 141-148 for the verses.", "The series runs 21 34 55 89 144 233 377 610 987 1597 and on.",
+    "Division returns a float: 5.666666666666667 >>> 17 // 3", "The largest int is 2147483647 on 32 bits.",
+    "Decimal('-1234567.8901') rounds to 1234568.", "Recommends: bash-completion (>= 20060301-0)",
+    "The RTL8111/8168/8411 PCI Express chip and ncurses-6.1-20190511 work.", "Prices: $35,860 in 1947, 67,229 in 1946.",
+    "_Sunday_ 2 9 16 23 30 _Monday_ 3 10 17 24 31", "It was released on 2023-10-15 and 15/10/2023.",
+    "Mar 31 10:08:55 host kernel: 9845580 9128964 free"])
 def test_number_shapes_that_are_not_cards_or_phones_stay(stage, sentence):
     counts = stage.scrub(sentence)[1]
     assert "CREDIT_CARD" not in counts and "PHONE_NUMBER" not in counts, (sentence, counts)
+
+
+@pytest.mark.parametrize("sentence", [
+    "See Section 14.3.4.1, Auditing Packages.", "Thunderbird 1.5.0.9 (X11/20061227) was used.",
+    "A long count date ( 9.15.10.0.0 ) corresponds to CE 741.", "3.3.2.1. Customizing module attributes"])
+def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, sentence):
+    assert "IP_ADDRESS" not in stage.scrub(sentence)[1], sentence
+
+
+@pytest.mark.parametrize("sentence", ["My IP is 8.8.4.4 today.", "Server 10.0.0.5 refused.",
+                                      "Logs show 203.0.113.77 twice.", "Connect to 192.168.1.20 first."])
+def test_ip_addresses_are_found(stage, sentence):
+    assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
