@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import orjson
@@ -86,7 +87,6 @@ def build_analyzer(cfg: PiiConfig):
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
     from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import PhoneRecognizer
 
     if cfg.ner_model:
         try:
@@ -100,7 +100,8 @@ def build_analyzer(cfg: PiiConfig):
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=["en"])
     registry.remove_recognizer("PhoneRecognizer")
-    registry.add_recognizer(PhoneRecognizer(supported_regions=tuple(cfg.phone_regions), leniency=1))
+    regions = tuple(cfg.phone_regions)
+    registry.add_recognizer(_recognizer("PhoneRecognizer", "PHONE_NUMBER", lambda text: _valid_phones(text, regions)))
     # presidio's e-mail pattern needs a TLD in the public suffix list; addresses at any host count here
     registry.add_recognizer(PatternRecognizer(
         supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
@@ -170,6 +171,38 @@ _SAID_PHONE = re.compile(r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|fax|wha
                          r"(\(?\d{2,4}\)?(?:[ -.]\d{2,4}){1,4})(?!\d)")
 
 
+# What phonenumbers' matcher could take for a number: digits with separators, a leading + or (,
+# an extension. presidio's PhoneRecognizer runs the matcher once per region over the whole text it
+# is given (33 regions x every window: 93 % of the stage's time); the same matcher, same leniency
+# (VALID) and score (0.4), run on each candidate with two characters either side for its boundary
+# checks, finds the same numbers at a fraction of the cost.
+_PHONE_CANDIDATE = re.compile(r"\+?\(?\d[\d \t().\-/]{5,}\d(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?")
+
+
+def _valid_phones(text: str, regions: tuple[str, ...]) -> list[tuple[int, int, float]]:
+    out: dict[tuple[int, int], float] = {}
+    for m in _PHONE_CANDIDATE.finditer(text):
+        if not 7 <= sum(c.isdigit() for c in m.group()) <= 17:
+            continue  # no region's number is shorter; longer runs are tables and sequences
+        a, b = max(0, m.start() - 2), min(len(text), m.end() + 2)
+        for s, e in _matches(text[a:b], regions):
+            out[(a + s, a + e)] = 0.4
+    return [(s, e, score) for (s, e), score in sorted(out.items())]
+
+
+@lru_cache(maxsize=65536)  # web text repeats its contact lines page after page
+def _matches(piece: str, regions: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    import phonenumbers
+
+    # a number written with its + and country code reads the same in every region: one pass
+    international = piece.lstrip(" \t(").startswith("+") or piece[2:].lstrip("(").startswith("+")
+    found = set()
+    for region in regions[:1] if international else regions:
+        for match in phonenumbers.PhoneNumberMatcher(piece, region, leniency=phonenumbers.Leniency.VALID):
+            found.add((match.start, match.end))
+    return tuple(sorted(found))
+
+
 def _phone_shapes(text: str) -> list[tuple[int, int, float]]:
     out = [(m.start(), m.end(), 0.6) for pattern in (_NANP, _INTERNATIONAL) for m in pattern.finditer(text)]
     for m in _SAID_PHONE.finditer(text):
@@ -228,8 +261,9 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         return sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_IP_WORDS.search(before))
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
-    if len(digits) < 7 or ":" in span or "," in span or re.fullmatch(r"[-+]?\d+\.\d+", span):
-        return False  # too short for a subscriber number; times; thousands; a decimal
+    if len(digits) < 7 or ":" in span or "," in span or re.fullmatch(r"[-+]?\d+\.\d+", span) or \
+            re.match(r":\d", after) or re.search(r"(?:1[5-9]|20)\d\d-(?:0[1-9]|1[0-2])-[0-3]\d", span):
+        return False  # too short for a subscriber number; times; thousands; a decimal; a date inside
     bare = span.strip("()[] ")
     if _YEAR_RANGE.match(bare) or _DATE.fullmatch(bare) or sum(len(g) == 1 for g in groups) >= 2 or \
             re.search(r"\.\s", span):
