@@ -33,12 +33,22 @@ def readme_blocks() -> list[str]:
 
 
 def _workspace(root: Path) -> Path:
-    """The repository as a fresh clone after `make setup` would have it: no outputs yet."""
+    """The repository as a fresh clone after `make setup` would have it: no outputs yet. The
+    virtual environment is the real one, entry by entry, with a set-up stamp of its own: a `make`
+    in the workspace must never re-install the package into it from the workspace's path (which
+    would leave the real `curate` script pointing at this temporary directory)."""
     ws = root / "clone"
     ws.mkdir()
     for entry in REPO.iterdir():
-        if entry.name not in {"out", ".git", ".pytest_cache"}:
+        if entry.name not in {"out", ".git", ".pytest_cache", ".venv"}:
             (ws / entry.name).symlink_to(entry)
+    venv = REPO / ".venv"
+    if venv.is_dir():
+        (ws / ".venv").mkdir()
+        for entry in venv.iterdir():
+            if entry.name != ".installed":
+                (ws / ".venv" / entry.name).symlink_to(entry)
+        (ws / ".venv/.installed").touch()  # newer than pyproject.toml: set up, as in the real checkout
     return ws
 
 
