@@ -171,7 +171,8 @@ class Loc:
         return sorted(self._child(i.path) for i in infos if i.type == pafs.FileType.Directory)
 
     def _child(self, fs_path: str) -> "Loc":
-        return self / fs_path[len(self.path) + 1:]
+        # the path a listing gives, relative to this directory (fsspec's may carry a leading /)
+        return self / fs_path.lstrip("/")[len(self.path.strip("/")):].lstrip("/")
 
     def glob(self, pattern: str) -> list["Loc"]:
         """Files whose path below this directory matches `pattern` level by level (`kept/*.parquet`,

@@ -187,3 +187,15 @@ def test_kill_9_in_a_bucket_then_rerun_redoes_only_unfinished_units_to_the_same_
     assert not [k for k in remote if "/_units/" in k or "/_work/" in k or k.endswith("_ATTEMPT")]
     for name, stats in committed_stages(out):
         assert stats.docs_in == stats.kept + stats.rejected_total, name
+
+
+def test_a_filesystem_only_fsspec_knows_works_too(tmp_path):
+    """memory:// is not a pyarrow filesystem: Loc reaches it through fsspec (one per process, so inline)."""
+    stages = [{"name": "read"}, {"name": "normalize"}, {"name": "exact_dedup"}]
+    run_pipeline(make_config(tmp_path / "local", [SAMPLE / "fortunes"], stages, executor="inline"))
+    run_pipeline(make_config("memory://curate-test/out", [SAMPLE / "fortunes"], stages, executor="inline"))
+    out = Loc("memory://curate-test/out")
+    remote = {f.relative_to(out): hashlib.sha256(f.read_bytes()).hexdigest() for f in out.files(recursive=True)}
+    assert data_files(remote) == data_files(local_files(tmp_path / "local")) and data_files(remote)
+    assert [name for name, _ in committed_stages("memory://curate-test/out")] == \
+        ["00-read", "01-normalize", "02-exact_dedup"]
