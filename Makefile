@@ -106,6 +106,7 @@ test-fast: setup lm toxicity-model
 
 bench: setup lm toxicity-model
 	$(BIN)/python bench/bench_all.py
+	$(BIN)/python bench/bench_whole.py
 	$(BIN)/python bench/bench_io.py
 	$(BIN)/python bench/bench_dedup.py
 	$(BIN)/python bench/dedup_quality.py

@@ -146,6 +146,8 @@ def main() -> int:
     w = args.workers
     lines = [
         "# Every stage, side by side with datatrove", "",
+        "Stage seconds (from stats.json), a diagnostic: what a user waits for, whole commands beside the peers, is "
+        "in bench/RESULTS-whole.md (`python bench/bench_whole.py`).", "",
         f"`python bench/bench_all.py --repeats {args.repeats} --workers {w}` on {datetime.date.today()}: "
         f"{platform.machine()}, {os.cpu_count()} cores, {_mem_gib():.0f} GiB RAM, Python {platform.python_version()}, "
         f"curate {metadata.version('curate')}, ray {metadata.version('ray')}, pyarrow {metadata.version('pyarrow')}"

@@ -165,3 +165,20 @@ def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, senten
                                       "Logs show 203.0.113.77 twice.", "Connect to 192.168.1.20 first."])
 def test_ip_addresses_are_found(stage, sentence):
     assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
+
+
+@pytest.mark.parametrize("entity, sentence", [
+    ("PHONE_NUMBER", "Tel: +33 (0)1 42 68 53 00"), ("PHONE_NUMBER", "Text me at 650-253-0000 ext. 42"),
+    ("PHONE_NUMBER", "You can reach me at +44 (0) 20 7946 0958."), ("PHONE_NUMBER", "Call 0044 20 7946 0958 now"),
+    ("PHONE_NUMBER", "WhatsApp +55 11 91234-5678"), ("PHONE_NUMBER", "phone: +7 495 123-45-67"),
+    ("PHONE_NUMBER", "Call 03-1234-5678 (Tokyo)"), ("PHONE_NUMBER", "Call 1 (800) 555-0199"),
+    ("IBAN_CODE", "ES9121000418450200051332 please"), ("IBAN_CODE", "IBAN GB82 WEST 1234 5698 7654 32 AB"),
+    ("IBAN_CODE", "account NL91ABNA0417164300"), ("EMAIL_ADDRESS", "maría.lópez@correo.es sent it"),
+    ("IP_ADDRESS", "IPv6 2001:db8:85a3::8a2e:370:7334 logged"), ("US_SSN", "My social security number is 078 05 1120"),
+    ("CREDIT_CARD", "Amex 3782 822463 10005"), ("CREDIT_CARD", "Mastercard 2223 0031 2200 3222")])
+def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
+    assert stage.scrub(sentence)[1].get(entity) == 1, sentence
+
+
+def test_an_iban_with_a_wrong_check_or_length_is_not_one(stage):
+    assert "IBAN_CODE" not in stage.scrub("Reference DE89370400440532013001 and GB82 WEST 1234 5698 7654")[1]
