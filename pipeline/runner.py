@@ -89,6 +89,10 @@ def _index_of(cfg: PipelineConfig, name: str, flag: str) -> int:
 # Under this much input (bytes on disk) a stage runs in the driver when `executor: auto`: Ray's
 # start-up (~4 s here) and a stage's actors (~1 s) cost more than a second core saves.
 AUTO_INLINE_BYTES = 4 << 20
+# What Ray costs before a stage's work starts: starting it and the stage's actors, or (already
+# started by an earlier stage) the actors alone. A stage that declares its speed (Resources.mb_per_s)
+# runs inline when one core's time is under what W workers on Ray would take: start + time / W.
+RAY_START_S, RAY_ACTORS_S = 5.0, 1.0
 
 
 class _LazyExecutor:
@@ -99,16 +103,28 @@ class _LazyExecutor:
         self.cfg, self.executor, self.owned = cfg, given, given is None
         self.inline: Any = None
 
-    def get(self, input_bytes: int) -> Any:
+    def get(self, input_bytes: int, resources: Any = None) -> Any:
         from pipeline.executors import InlineExecutor, make_executor
 
-        if self.owned and self.cfg.executor != "ray" and (self.cfg.executor == "inline" or (
-                input_bytes < AUTO_INLINE_BYTES and not os.environ.get("RAY_ADDRESS"))):
+        if self.owned and self.cfg.executor != "ray" and (
+                self.cfg.executor == "inline" or (not os.environ.get("RAY_ADDRESS") and self._cheap(input_bytes, resources))):
             self.inline = self.inline or InlineExecutor()
             return self.inline
         if self.executor is None:
             self.executor = make_executor("ray", num_cpus=self.cfg.workers)
         return self.executor
+
+    def _cheap(self, input_bytes: int, resources: Any) -> bool:
+        """Whether this process alone finishes the stage before Ray could (`executor: auto`)."""
+        if input_bytes < AUTO_INLINE_BYTES:
+            return True
+        speed = getattr(resources, "mb_per_s", None)
+        if not speed:
+            return False
+        workers = self.cfg.workers or os.cpu_count() or 1
+        one_core = input_bytes / 1e6 / speed
+        start = RAY_ACTORS_S if self.executor is not None else RAY_START_S
+        return workers <= 1 or one_core < start + one_core / workers
 
     def shutdown(self) -> None:
         if self.owned and self.executor is not None:
@@ -213,7 +229,7 @@ def _run_stage(cfg: PipelineConfig, out: Loc, index: int, entry: StageEntry, *, 
     cls = stage_class(entry.name)
     stage = cls(entry.config, seed=cfg.seed)
     tasks = _plan_tasks(cfg, out, index, stage, tmp)
-    executor = executor.get(_input_bytes(tasks))
+    executor = executor.get(_input_bytes(tasks), cls.resources)
     workers = executor.workers_for(cls.resources, cfg.workers, len(tasks))
 
     stats = StageStats(entry.name, workers=workers)

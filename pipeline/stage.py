@@ -39,6 +39,10 @@ class Resources:
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     memory_gb: float | None = None
+    # One core's speed on the stage's input as stored (MB/s of input files or upstream Parquet),
+    # roughly, as bench/bench_whole.py's corpus measures it: with it `executor: auto` runs the stage
+    # in this process when one core would finish before Ray could start and share the work.
+    mb_per_s: float | None = None
 
 
 @dataclass

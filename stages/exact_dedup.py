@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.stage import register
+from pipeline.stage import Resources, register
 from stages.keyed_dedup import KeyedDedup
 
 
@@ -29,6 +29,7 @@ class ExactDedupConfig:
 @register
 class ExactDedup(KeyedDedup):
     name = "exact_dedup"
+    resources = Resources(mb_per_s=15)  # one core, bench/bench_whole.py's corpus
     Config = ExactDedupConfig
     reason = "exact_duplicate"
     columns = ["text"]

@@ -25,7 +25,7 @@ from pipeline.config import ConfigError
 from pipeline.hashing import hash64
 from pipeline.parts import parquet_file
 from pipeline.shuffle import bucket_of, column_u64, group_bounds, read_bucket, write_buckets
-from pipeline.stage import Decisions, GlobalContext, GlobalStage, first_reason, register
+from pipeline.stage import Decisions, GlobalContext, GlobalStage, Resources, first_reason, register
 from pipeline.storage import Loc, load_array, save_array
 
 PAIRS = pa.schema([("line", pa.uint64()), ("doc", pa.uint64())])
@@ -69,6 +69,7 @@ def split_lines(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray,
 @register
 class LineDedup(GlobalStage):
     name = "line_dedup"
+    resources = Resources(mb_per_s=6)  # one core, bench/bench_whole.py's corpus
     Config = LineDedupConfig
 
     def __init__(self, config: LineDedupConfig, *, seed: int = 0) -> None:

@@ -26,7 +26,7 @@ from pipeline.parts import parquet_file
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
-from pipeline.stage import GlobalContext, GlobalStage, register
+from pipeline.stage import GlobalContext, GlobalStage, Resources, register
 from stages.ngrams import SHINGLE_MULT, shingles, words  # noqa: F401  (words, shingles: this stage's API too)
 
 EDGES = pa.schema([("u", pa.uint64()), ("v", pa.uint64())])
@@ -152,6 +152,7 @@ def _set_digest(u: np.ndarray, v: np.ndarray) -> int:
 @register
 class MinhashDedup(GlobalStage):
     name = "minhash_dedup"
+    resources = Resources(mb_per_s=4.5)  # one core, bench/bench_whole.py's corpus
     Config = MinhashConfig
     decision_columns = {"duplicate_of": (pa.string(), None), "dup_cluster_size": (pa.int64(), 1)}
 

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.stage import Decisions, Stage, first_reason, register
+from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 from stages.reflow import MAX_WIDTH, MIN_WIDTH, reflow
 
 # three lines in a row of a wrapped text's length: the documents worth reflow's Python
@@ -38,6 +38,7 @@ class NormalizeConfig:
 @register
 class Normalize(Stage):
     name = "normalize"
+    resources = Resources(mb_per_s=5)  # one core, bench/bench_whole.py's corpus
     Config = NormalizeConfig
 
     def process(self, batch: pa.Table) -> Decisions:

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from pipeline.config import ConfigError, InputSpec
 from pipeline.readers import FileRef, ReadOptions, expand_inputs, read_file
 from pipeline.schema import REJECT_REASON
-from pipeline.stage import Decisions, SourceStage, first_reason, register
+from pipeline.stage import Decisions, Resources, SourceStage, first_reason, register
 
 
 @dataclass
@@ -50,6 +50,7 @@ class ReadUnit:
 @register
 class Read(SourceStage):
     name = "read"
+    resources = Resources(mb_per_s=40)  # one core, bench/bench_whole.py's corpus
     Config = ReadConfig
 
     def plan(self, inputs: list[InputSpec]) -> list[ReadUnit]:

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from pipeline.stage import NoOptions, register
+from pipeline.stage import NoOptions, Resources, register
 from stages.keyed_dedup import KeyedDedup
 
 
 @register
 class UniqueIds(KeyedDedup):
     name = "unique_ids"
+    resources = Resources(mb_per_s=40)  # one core, bench/bench_whole.py's corpus
     Config = NoOptions
     reason = "duplicate_id"
     columns = ["id"]

@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
 
-from pipeline.stage import register
+from pipeline.stage import Resources, register
 from stages.keyed_dedup import KeyedDedup
 
 TRACKING = ["utm_*", "fbclid", "gclid", "dclid", "gbraid", "wbraid", "msclkid", "mc_cid", "mc_eid",
@@ -55,6 +55,7 @@ class UrlDedupConfig:
 @register
 class UrlDedup(KeyedDedup):
     name = "url_dedup"
+    resources = Resources(mb_per_s=30)  # one core, bench/bench_whole.py's corpus
     Config = UrlDedupConfig
     reason = "url_duplicate"
     columns = ["url", "text"]

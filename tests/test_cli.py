@@ -83,6 +83,17 @@ def test_auto_executor_picks_by_the_stage_input_size(monkeypatch):
     lazy = runner._LazyExecutor(cfg, None)
     assert lazy.get(runner.AUTO_INLINE_BYTES - 1).name == "inline"
     assert lazy.get(runner.AUTO_INLINE_BYTES).name == "ray"
+    # 100 MB: a cheap stage (URL dedup, ~30 MB/s on one core) is done inline before Ray could have
+    # started; an expensive one (langid, ~4 MB/s, no speed declared) goes to Ray; once Ray runs, its
+    # start-up is paid and only the actors count
+    from pipeline.stage import Resources, stage_class
+
+    two = runner._LazyExecutor(runner.PipelineConfig(executor="auto", workers=2), None)
+    assert two.get(100_000_000, stage_class("url_dedup").resources).name == "inline"
+    assert two.get(100_000_000, stage_class("langid").resources).name == "ray"
+    assert two.get(100_000_000, stage_class("url_dedup").resources).name == "ray"
+    assert runner._LazyExecutor(runner.PipelineConfig(executor="auto", workers=1), None).get(
+        100_000_000, Resources(mb_per_s=0.1)).name == "inline"  # one worker: Ray cannot share the work
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster is always used when there is one
     assert runner._LazyExecutor(cfg, None).get(10).name == "ray"
     assert runner._LazyExecutor(runner.PipelineConfig(executor="ray"), None).get(10).name == "ray"
