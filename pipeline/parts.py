@@ -51,12 +51,11 @@ def write_table(table: pa.Table, path: str | os.PathLike | Loc, **options) -> di
     """Writes `table` as one Parquet file atomically; its {bytes, sha256}."""
     target = Loc(path)
     target.parent.mkdir()
-    tmp = target.with_name(f".{target.name}.tmp") if target.local else target
+    tmp = target.staged()
     sink = tmp.arrow_sink()
     pq.write_table(table, sink, compression=COMPRESSION, compression_level=COMPRESSION_LEVEL, **options)
     close_sink(sink)
-    if tmp is not target:
-        tmp.replace(target)
+    target.publish(tmp)
     return {"bytes": target.size(), "sha256": sha256_file(target)}
 
 
@@ -95,8 +94,7 @@ class PartWriter:
 
     def _open(self, schema: pa.Schema) -> None:
         self._final = self.directory / f"{self.name(self._k)}.parquet"
-        # an object store shows an upload only once it completes: no temporary name needed
-        self._tmp = self.directory / f".{self._final.name}.tmp" if self.directory.local else self._final
+        self._tmp = self._final.staged()
         self._schema = schema
         self._sink = self._tmp.arrow_sink()
         self._writer = pq.ParquetWriter(
@@ -108,8 +106,7 @@ class PartWriter:
     def _close(self) -> None:
         self._writer.close()
         close_sink(self._sink)
-        if self._tmp is not self._final:
-            self._tmp.replace(self._final)
+        self._final.publish(self._tmp)
         self.files.append({
             "path": self._final.name, "rows": self._rows,
             "bytes": self._final.size(), "sha256": sha256_file(self._final),

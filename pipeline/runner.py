@@ -223,8 +223,8 @@ def _run_stage(cfg: PipelineConfig, out: Loc, index: int, entry: StageEntry, *, 
         for sub in (UNITS, "kept", "rejected"):
             (tmp / sub).mkdir()
         atomic_write_bytes(tmp / ATTEMPT, canonical(attempt))
-    for partial in tmp.glob("*/.*.tmp"):  # a killed unit's half-written part: the unit is redone
-        partial.unlink()
+    for partial in tmp.glob("*/.*.tmp") if tmp.local else []:  # a killed unit's half-written part
+        partial.unlink()  # (an object store never shows one): the unit is redone
 
     cls = stage_class(entry.name)
     stage = cls(entry.config, seed=cfg.seed)

@@ -64,12 +64,11 @@ def write_buckets(table: pa.Table, dest: np.ndarray, directory: str | os.PathLik
         b = int(dest_sorted[s])
         target = Loc(directory) / step / f"b{b:05d}" / f"s{source:05d}.arrow"
         target.parent.mkdir()
-        tmp = target.with_name(f".{target.name}.tmp") if target.local else target
-        with (pa.OSFile(tmp.path, "wb") if tmp.local else tmp.open_output()) as sink, pa.ipc.new_file(
+        tmp = target.staged()
+        with tmp.open_output() as sink, pa.ipc.new_file(
                 sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as w:
             w.write_table(table.slice(s, e - s))
-        if tmp is not target:
-            tmp.replace(target)
+        target.publish(tmp)
 
 
 def read_bucket(directory: str | os.PathLike | Loc, step: str, bucket: int, schema: pa.Schema | None

@@ -212,11 +212,22 @@ class Loc:
         if self.fs is None:
             Path(self.path).mkdir(parents=parents, exist_ok=exist_ok)
 
-    def open_output(self) -> IO[bytes] | pa.NativeFile:
-        """A new file under this exact name (the caller picks a temporary name where `local`)."""
+    def open_output(self) -> pa.NativeFile:
+        """A new file under this exact name (write to `staged()` and `publish` for a whole file)."""
         if self.fs is None:
-            return open(self.path, "wb")
+            return pa.OSFile(self.path, "wb")
         return self.fs.open_output_stream(self.path)
+
+    def staged(self) -> "Loc":
+        """Where to write this file so that it appears whole: a temporary name beside it on a local
+        disk (`publish` renames it); the name itself in an object store, where an upload is seen
+        only once it completes."""
+        return self.with_name(f".{self.name}.tmp") if self.fs is None else self
+
+    def publish(self, staged: "Loc") -> None:
+        """Puts what was written to `staged()` in place."""
+        if staged != self:
+            staged.replace(self)
 
     def arrow_sink(self) -> str | pa.NativeFile:
         """What pyarrow writers take: the path locally, an output stream to close remotely."""
@@ -225,12 +236,12 @@ class Loc:
     def write_bytes(self, data: bytes) -> None:
         """Writes the whole file atomically: temp name, fsync, rename locally; one upload remotely."""
         if self.fs is None:
-            tmp = f"{os.path.dirname(self.path) or '.'}/.{os.path.basename(self.path)}.tmp"
-            with open(tmp, "wb") as f:
+            tmp = self.staged()
+            with open(tmp.path, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
-            os.replace(tmp, self.path)
+            self.publish(tmp)
             return
         with self.fs.open_output_stream(self.path) as f:
             f.write(data)

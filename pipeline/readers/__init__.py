@@ -97,11 +97,11 @@ def read_file(ref: FileRef, opts: ReadOptions) -> Iterator[pa.Table]:
 def expand_inputs(specs: list[tuple[str, str | None]]) -> list[FileRef]:
     """Files of each (path, source) input, sorted; directories are walked, dotfiles skipped.
     Paths may be URIs (`s3://bucket/prefix`): a prefix is walked like a directory."""
-    from pipeline.storage import Loc
+    from pipeline.storage import Loc, is_uri
 
     refs: list[FileRef] = []
     for raw, source in specs:
-        p = Loc(str(Path(raw).resolve()) if Loc(raw).local else raw)
+        p = Loc(raw if is_uri(raw) else str(Path(raw).resolve()))
         if p.is_file():
             refs.append(FileRef(str(p), p.name, p.size(), source, p.mtime_ns()))
         elif p.is_dir():
