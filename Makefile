@@ -81,7 +81,7 @@ sample: setup
 
 # the same tiny GPT on raw and curated data and with one stage left out at a time (about 30 min)
 ablate: setup lm toxicity-model
-	$(BIN)/python -m trainer.ablate --config configs/ablate.yaml
+	$(BIN)/python -m trainer.ablate
 
 # One target per stage: runs it alone (its input stage must be committed already).
 $(STAGE_TARGETS): setup lm toxicity-model

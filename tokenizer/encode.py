@@ -70,13 +70,9 @@ def _encoder(tokenizer_path: str, mtime_ns: int):
     return tok
 
 
-def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, int]:
-    """Encode one row group to WORK/{split}-{index}.bin and .len.npy; returns (tokens, docs, bytes)."""
-    tok = _encoder(tokenizer_path, os.stat(tokenizer_path).st_mtime_ns)
-    eot = eot_id(tok)
-    dtype = token_dtype(tok.get_vocab_size())
-    table = pq.ParquetFile(unit.shard).read_row_group(unit.row_group, columns=["text"])
-    texts = [t for t in table.column(0).to_pylist() if t]
+def encode_texts(tok, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(every text's ids followed by <|endoftext|>, concatenated; each text's length in tokens)."""
+    eot, dtype = eot_id(tok), token_dtype(tok.get_vocab_size())
     encs = tok.encode_batch_fast(texts, add_special_tokens=False)
     lengths = np.fromiter((len(e.ids) + 1 for e in encs), dtype=np.uint64, count=len(encs))
     flat = np.empty(int(lengths.sum()), dtype=dtype)
@@ -86,6 +82,15 @@ def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, i
         flat[pos:pos + n] = e.ids
         flat[pos + n] = eot
         pos += n + 1
+    return flat, lengths
+
+
+def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, int]:
+    """Encode one row group to WORK/{split}-{index}.bin and .len.npy; returns (tokens, docs, bytes)."""
+    tok = _encoder(tokenizer_path, os.stat(tokenizer_path).st_mtime_ns)
+    table = pq.ParquetFile(unit.shard).read_row_group(unit.row_group, columns=["text"])
+    texts = [t for t in table.column(0).to_pylist() if t]
+    flat, lengths = encode_texts(tok, texts)
     stem = Path(work) / f"{unit.split}-{unit.index:06d}"
     flat.tofile(f"{stem}.bin")
     np.save(f"{stem}.len.npy", lengths)
@@ -151,6 +156,41 @@ def read_meta(tokens_dir: str | Path) -> dict:
     return json.loads((tokens_dir / META).read_text())
 
 
+def _commit(tmp: Path, dest: Path, tok, tokenizer_sha: str, inputs: str, splits: dict) -> dict:
+    """meta.json into TMP, TMP renamed to DEST, then _SUCCESS: the token files' commit."""
+    meta = {
+        "dtype": token_dtype(tok.get_vocab_size()).name, "vocab_size": tok.get_vocab_size(),
+        "eot_id": eot_id(tok), "eot": EOT, "tokenizer_sha256": tokenizer_sha, "inputs_sha256": inputs,
+        "splits": splits,
+        # timing lives beside the data, not in it: meta.json stays byte-identical across runs
+    }
+    atomic_write_bytes(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n")
+    if dest.exists():
+        shutil.rmtree(dest)
+    os.replace(tmp, dest)
+    atomic_write_bytes(dest / SUCCESS, b"")
+    return meta
+
+
+def write_token_files(dest: str | Path, tokenizer_path: str | Path, splits: dict[str, tuple[np.ndarray, np.ndarray, int]],
+                      inputs: str) -> dict:
+    """Token files from arrays already encoded: split -> (tokens, document lengths, text bytes);
+    the same layout and commit as `tokenize_shards` (for data chosen in token space, as the ablation does)."""
+    dest, tokenizer_path = Path(dest), Path(tokenizer_path)
+    tmp = dest.with_name(dest.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    meta_splits = {}
+    for split in SPLITS:
+        flat, lengths, n_bytes = splits[split]
+        flat.tofile(tmp / f"{split}.bin")
+        starts = np.zeros(len(lengths) + 1, dtype=np.uint64)
+        np.cumsum(lengths, out=starts[1:])
+        np.save(tmp / f"{split}.idx.npy", starts)
+        meta_splits[split] = {"tokens": int(flat.size), "docs": len(lengths), "bytes": int(n_bytes)}
+    return _commit(tmp, dest, load(tokenizer_path), sha256_file(tokenizer_path), inputs, meta_splits)
+
+
 def tokenize_shards(shards: str | Path, tokenizer_path: str | Path, dest: str | Path, *,
                     workers: int | None = None, inline: bool = False) -> dict:
     """Encode all shards into DEST; skipped when DEST holds the same tokenizer and shards."""
@@ -178,17 +218,7 @@ def tokenize_shards(shards: str | Path, tokenizer_path: str | Path, dest: str | 
         splits[split] = {"tokens": tokens, "docs": docs, "bytes": sum(r[2] for r in mine)}
     shutil.rmtree(work)
     total = sum(s["tokens"] for s in splits.values())
-    meta = {
-        "dtype": token_dtype(tok.get_vocab_size()).name, "vocab_size": tok.get_vocab_size(),
-        "eot_id": eot_id(tok), "eot": EOT, "tokenizer_sha256": tokenizer_sha, "inputs_sha256": inputs,
-        "splits": splits,
-        # timing lives beside the data, not in it: meta.json stays byte-identical across runs
-    }
-    atomic_write_bytes(tmp / META, json.dumps(meta, indent=2, sort_keys=True).encode() + b"\n")
-    if dest.exists():
-        shutil.rmtree(dest)
-    os.replace(tmp, dest)
-    atomic_write_bytes(dest / SUCCESS, b"")
+    meta = _commit(tmp, dest, tok, tokenizer_sha, inputs, splits)
     in_bytes = sum(s["bytes"] for s in splits.values())
     cores = workers or os.cpu_count() or 1
     log.info("tokenize: %d tokens (train %d, val %d) from %.1f MB in %.1f s: %.0f tokens/s, "
