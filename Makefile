@@ -27,7 +27,7 @@ help:
 	@echo "make tokenize   encode train/val shards into token files (Ray-parallel)"
 	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
 	@echo "make sample     generate text from the newest checkpoint"
-	@echo "make ablate     train the same tiny GPT on raw, curated and leave-one-stage-out data (out/ablate/)"
+	@echo "make ablate     the same tiny GPT on raw, curated and leave-one-stage-out data, 3 seeds each, equal token budgets (out/ablate/, ~50 min)"
 	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
 	@echo "make browser    install headless Chromium (apt-get, as root) for the HTML report's test"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"

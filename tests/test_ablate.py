@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import ConfigError
-from trainer.ablate import AblateConfig, Pool, draw, load_ablate_config, steps_for
+from trainer.ablate import AblateConfig, Pool, draw, draw_order, load_ablate_config, steps_for
 from trainer.ablate_corpus import SHARED
 from trainer.ablate_report import difference
 
@@ -20,9 +20,10 @@ REPO = Path(__file__).resolve().parents[1]
 needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="needs ../shared/data")
 
 
-def _pool(lengths: list[int]) -> Pool:
+def _pool(lengths: list[int], ids: list[str] | None = None) -> Pool:
     flat = np.concatenate([np.full(n, i, np.uint16) for i, n in enumerate(lengths)])
-    return Pool(flat, np.array(lengths, np.uint64), np.array(lengths, np.int64) * 4)
+    return Pool(flat, np.array(lengths, np.uint64), np.array(lengths, np.int64) * 4,
+                ids or [f"doc-{i}" for i in range(len(lengths))])
 
 
 def test_draw_takes_exactly_the_budget_in_a_seeded_order():
@@ -30,7 +31,7 @@ def test_draw_takes_exactly_the_budget_in_a_seeded_order():
     flat, lengths, _ = draw(pool, 400, seed=1)
     assert flat.size == 400 == int(lengths.sum())
     # whole documents in the seed's order, the last one cut
-    order = np.random.default_rng(1).permutation(7)
+    order = draw_order(pool.ids, 1)
     ids = [int(flat[int(s)]) for s in np.concatenate([[0], np.cumsum(lengths)[:-1]])]
     assert ids == order[:len(ids)].tolist()
     assert lengths[-1] <= pool.lengths[order[len(ids) - 1]]
@@ -39,6 +40,22 @@ def test_draw_takes_exactly_the_budget_in_a_seeded_order():
     assert np.array_equal(flat, again) and not np.array_equal(flat, other)
     with pytest.raises(ValueError, match="fewer than the budget of 1,000"):
         draw(pool, 1000, seed=1)
+
+
+def test_variants_keeping_the_same_documents_draw_the_same_ones():
+    """Common random numbers: a document's place in the draw depends on its id and the seed, not
+    on which other documents a variant kept."""
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(20, 400, 300).tolist()
+    ids = [f"doc-{i}" for i in range(300)]
+    full = _pool(lengths, ids)
+    dropped = set(range(0, 300, 10))  # a stage that removed every 10th document
+    keep = [i for i in range(300) if i not in dropped]
+    fewer = _pool([lengths[i] for i in keep], [ids[i] for i in keep])
+    for seed in (1, 2, 3):
+        a = [full.ids[i] for i in draw_order(full.ids, seed)[:100]]
+        b = [fewer.ids[i] for i in draw_order(fewer.ids, seed)[:90]]
+        assert [x for x in a if int(x[4:]) not in dropped][:80] == b[:80]
 
 
 def test_steps_read_each_token_at_most_epochs_times():
@@ -71,10 +88,12 @@ def test_a_variant_leaving_out_an_unknown_stage_is_refused(tmp_path):
 
 
 def test_a_difference_is_real_only_beyond_two_standard_errors():
-    d, se, real = difference([5.10, 5.12, 5.11], [5.30, 5.31, 5.29])
-    assert d == pytest.approx(-0.19) and real
-    d, se, real = difference([5.10, 5.40, 5.20], [5.25, 5.05, 5.35])
+    # paired by seed: a steady gap is real even where the seeds spread more than the gap
+    d, se, real = difference({1: 5.10, 2: 5.40, 3: 5.25}, {1: 5.20, 2: 5.51, 3: 5.34})
+    assert d == pytest.approx(-0.10) and real
+    d, se, real = difference({1: 5.10, 2: 5.40, 3: 5.20}, {1: 5.25, 2: 5.05, 3: 5.35})
     assert abs(d) < 2 * se and not real
+    assert difference({1: 5.0}, {1: 5.1})[2] is False  # one seed: never called real
 
 
 @needs_shared

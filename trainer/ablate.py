@@ -14,7 +14,9 @@ English (WikiText-2 test articles, the Gutenberg books data/reference keeps out)
 
 Writes out/ablate/RESULTS.md and out/ablate/ablation.svg: mean and standard deviation over the
 seeds of the best and the final validation loss and perplexity per variant, and each variant's
-difference from `curated`, marked real only where it exceeds two standard errors. A killed run,
+difference from `curated`, marked real only where it exceeds two standard errors. A seed fixes
+the model's initialisation, the evaluation windows and every document's place in the draw, the
+same in every variant; so the seeds pair the runs, and the difference is measured seed by seed. A killed run,
 re-run, reuses committed stages, token pools and finished trainings. Same seeds, same numbers.
 
     python -m trainer.ablate [--config configs/ablate.yaml] [--variants raw,curated] [--seeds 1,2]
@@ -23,6 +25,7 @@ re-run, reuses committed stages, token pools and finished trainings. Same seeds,
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -138,20 +141,28 @@ def run_variants(cfg: AblateConfig, raw: Path, names: list[str]) -> dict[str, Pa
 # ---------------------------------------------------------------------- tokens: pools and budgets
 @dataclass
 class Pool:
-    """A variant's kept documents as tokens: `flat` (each document's ids and <|endoftext|>) and
-    each document's length in tokens and in bytes."""
+    """A variant's kept documents as tokens: `flat` (each document's ids and <|endoftext|>), each
+    document's length in tokens and in bytes, and its id (read's, the same in every variant)."""
     flat: np.ndarray
     lengths: np.ndarray
     nbytes: np.ndarray
+    ids: list[str]
 
     @property
     def tokens(self) -> int:
         return int(self.flat.size)
 
 
-def _texts(stage_dir: Path) -> list[str]:
-    parts = sorted((stage_dir / "kept").glob("*.parquet"))
-    return [t for f in parts for t in pq.read_table(f, columns=["text"]).column("text").to_pylist() if t]
+def _kept(stage_dir: Path) -> tuple[list[str], list[str]]:
+    """(ids, texts) of a committed stage's kept parts, in part order."""
+    ids, texts = [], []
+    for f in sorted((stage_dir / "kept").glob("*.parquet")):
+        t = pq.read_table(f, columns=["id", "text"])
+        for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
+            if x:
+                ids.append(i)
+                texts.append(x)
+    return ids, texts
 
 
 def tokenize_pool(stage_dir: Path, tokenizer: Path, cache: Path) -> Pool:
@@ -161,27 +172,37 @@ def tokenize_pool(stage_dir: Path, tokenizer: Path, cache: Path) -> Pool:
     from tokenizer.bpe import load
     from tokenizer.encode import encode_texts
 
-    key = f"{read_success(stage_dir)['input_hash']}:{read_success(stage_dir)['config_hash']}:{sha256_file(tokenizer)}"
+    done = read_success(stage_dir)
+    key = f"{done['input_hash']}:{done['config_hash']}:{sha256_file(tokenizer)}"
     if cache.with_suffix(".key").is_file() and cache.with_suffix(".key").read_text() == key:
         z = np.load(cache)
-        return Pool(z["flat"], z["lengths"], z["nbytes"])
-    texts = _texts(stage_dir)
+        return Pool(z["flat"], z["lengths"], z["nbytes"], z["ids"].tolist())
+    ids, texts = _kept(stage_dir)
     tok = load(tokenizer)
     tok.encode_special_tokens = True
     flat, lengths = encode_texts(tok, texts)
-    pool = Pool(flat, lengths, np.fromiter((len(t.encode()) for t in texts), np.int64, len(texts)))
+    pool = Pool(flat, lengths, np.fromiter((len(t.encode()) for t in texts), np.int64, len(texts)), ids)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(cache, flat=pool.flat, lengths=pool.lengths, nbytes=pool.nbytes)
+    np.savez(cache, flat=pool.flat, lengths=pool.lengths, nbytes=pool.nbytes, ids=np.array(ids, dtype=str))
     cache.with_suffix(".key").write_text(key)
     return pool
 
 
+def draw_order(ids: list[str], seed: int) -> np.ndarray:
+    """Documents ordered by a hash of (seed, id): a document has the same key in every variant, so
+    variants that keep mostly the same documents draw mostly the same ones (common random numbers:
+    what differs between two variants' samples is what their stages did, not the luck of the draw)."""
+    keys = np.fromiter((int.from_bytes(hashlib.blake2b(f"{seed}\x00{i}".encode(), digest_size=8).digest(), "little")
+                        for i in ids), np.uint64, len(ids))
+    return np.argsort(keys, kind="stable")
+
+
 def draw(pool: Pool, budget: int, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Exactly `budget` tokens of the pool: whole documents in an order keyed by the seed, the last
-    one cut. Returns (tokens, document lengths, text bytes with the cut document's counted whole)."""
+    """Exactly `budget` tokens of the pool: whole documents in the seed's order (`draw_order`), the
+    last one cut. Returns (tokens, document lengths, text bytes with the cut document's counted whole)."""
     if pool.tokens < budget:
         raise ValueError(f"{pool.tokens:,} tokens, fewer than the budget of {budget:,}")
-    order = np.random.default_rng(seed).permutation(len(pool.lengths))
+    order = draw_order(pool.ids, seed)
     starts = np.zeros(len(pool.lengths) + 1, np.int64)
     np.cumsum(pool.lengths, out=starts[1:])
     ends = np.cumsum(pool.lengths[order].astype(np.int64))

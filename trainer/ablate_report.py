@@ -1,7 +1,8 @@
 """The ablation's table and plot: per variant, mean and standard deviation over seeds of the best
 and the final validation loss and perplexity, and the difference from `curated`, called real only
-where it exceeds two standard errors of the difference (Welch: the variants' seeds are separate
-samples; pairing them by seed would claim more than the design gives)."""
+where it exceeds two standard errors. Runs with the same seed share the model's initialisation,
+the evaluation windows and each document's key in the draw, so the difference is taken seed by
+seed (paired) and its standard error is that of the per-seed differences."""
 from __future__ import annotations
 
 import math
@@ -21,28 +22,29 @@ def mean_sd(xs: list[float]) -> tuple[float, float]:
 @dataclass
 class Summary:
     """One variant over its seeds."""
-    best: list[float]      # lowest validation loss of each seed's run
-    final: list[float]     # validation loss at each run's last step
+    best: dict[int, float]      # seed -> lowest validation loss of the run
+    final: dict[int, float]     # seed -> validation loss at the run's last step
 
     def stat(self, which: str) -> tuple[float, float]:
-        return mean_sd(getattr(self, which))
+        return mean_sd(list(getattr(self, which).values()))
 
     def ppl(self, which: str) -> tuple[float, float]:
-        return mean_sd([math.exp(x) for x in getattr(self, which)])
+        return mean_sd([math.exp(x) for x in getattr(self, which).values()])
 
 
 def summarise(logs: dict[int, list[dict]]) -> Summary:
     evals = {seed: [r["val_loss"] for r in log if "val_loss" in r] for seed, log in logs.items()}
-    return Summary(best=[min(v) for v in evals.values()], final=[v[-1] for v in evals.values()])
+    return Summary(best={s: min(v) for s, v in evals.items()}, final={s: v[-1] for s, v in evals.items()})
 
 
-def difference(a: list[float], b: list[float]) -> tuple[float, float, bool]:
-    """(mean(a) - mean(b), its standard error, whether it exceeds two standard errors)."""
-    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    if len(a) < 2 or len(b) < 2:
-        return ma - mb, float("nan"), False
-    se = math.sqrt(sa ** 2 / len(a) + sb ** 2 / len(b))
-    return ma - mb, se, abs(ma - mb) > 2 * se
+def difference(a: dict[int, float], b: dict[int, float]) -> tuple[float, float, bool]:
+    """(mean over the seeds both have of a - b, its standard error, whether it exceeds two)."""
+    d = [a[s] - b[s] for s in a if s in b]
+    m, sd = mean_sd(d)
+    if len(d) < 2:
+        return m, float("nan"), False
+    se = sd / math.sqrt(len(d))
+    return m, se, abs(m) > 2 * se
 
 
 def _vs(summary: Summary, base: Summary | None, which: str) -> str:
@@ -114,8 +116,10 @@ def write_results(cfg, logs: dict[str, dict[int, list[dict]]], pool_tokens: dict
              f"{steps} steps; one shared tokenizer ({cfg.vocab_size:,} tokens, trained on `data/reference`); the "
              f"same GPT (`{cfg.train}`); seeds {', '.join(map(str, seeds))} (each seed draws the data and "
              f"initialises the model). Evaluation: {eval_info}.", "",
-             "Mean ± standard deviation over the seeds. *vs curated*: difference of the mean validation loss "
-             "from `curated`'s ± two standard errors; **real** where it exceeds them, otherwise noise.", "",
+             "Mean ± standard deviation over the seeds. *vs curated*: the variant's validation loss minus "
+             "`curated`'s, seed by seed (a seed fixes the initialisation, the evaluation windows and each "
+             "document's key in the draw, in every variant), mean ± two standard errors of those differences; "
+             "**real** where the mean exceeds them, otherwise noise.", "",
              "| variant | stages left out | tokens after its stages | best val loss | final val loss | "
              "final val perplexity | best vs curated | final vs curated |",
              "|---|---|---|---|---|---|---|---|"]
@@ -125,7 +129,7 @@ def write_results(cfg, logs: dict[str, dict[int, list[dict]]], pool_tokens: dict
         lines.append(f"| {label} | {dropped} | {pool_tokens[name]:,} | {f(s.stat('best'))} | {f(s.stat('final'))} "
                      f"| {f(s.ppl('final'), 0)} | {_vs(s, base, 'best')} | {_vs(s, base, 'final')} |")
     lines += ["", "Per seed (final val loss): " + "; ".join(
-        f"{n} " + ", ".join(f"{x:.3f}" for x in s.final) for n, s in summaries.items()), "",
+        f"{n} " + ", ".join(f"{x:.3f}" for x in s.final.values()) for n, s in summaries.items()), "",
         "![validation perplexity and loss curves](ablation.svg)", ""]
     (out / "RESULTS.md").write_text("\n".join(lines))
     return out / "RESULTS.md"
