@@ -60,25 +60,25 @@ def plot(summaries: dict[str, Summary], logs: dict[str, dict[int, list[dict]]], 
     """Two panels, self-contained SVG: mean final validation perplexity per variant with ± 1 sd
     whiskers, and each variant's validation loss by step averaged over seeds."""
     names = list(summaries)
-    w, h, pad = 960, 380, 50
+    w, h, pad, foot = 960, 420, 50, 90  # foot: room for the slanted variant names
     final = {n: summaries[n].ppl("final") for n in names}
     top = max(m + (0 if math.isnan(s) else s) for m, s in final.values()) * 1.1
     bw = (w / 2 - 2 * pad) / len(names)
-    y = lambda v: h - pad - (h - 2 * pad) * v / top  # noqa: E731
+    y = lambda v: h - foot - (h - pad - foot) * v / top  # noqa: E731
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="11">',
              f'<text x="{pad}" y="20" font-size="13">final validation perplexity, mean ± sd over seeds (lower is better)</text>']
     for i, n in enumerate(names):
         m, s = final[n]
         x = pad + i * bw
-        parts.append(f'<rect x="{x + 4:.1f}" y="{y(m):.1f}" width="{bw - 8:.1f}" height="{h - pad - y(m):.1f}" '
+        parts.append(f'<rect x="{x + 4:.1f}" y="{y(m):.1f}" width="{bw - 8:.1f}" height="{h - foot - y(m):.1f}" '
                      f'fill="{COLOURS[i % len(COLOURS)]}"/>')
         if not math.isnan(s):
             cx = x + bw / 2
             parts.append(f'<line x1="{cx:.1f}" x2="{cx:.1f}" y1="{y(m - s):.1f}" y2="{y(m + s):.1f}" stroke="black"/>')
         parts.append(f'<text x="{x + bw / 2:.1f}" y="{y(m + (0 if math.isnan(s) else s)) - 4:.1f}" '
                      f'text-anchor="middle">{m:.0f}</text>')
-        parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - pad + 14:.1f}" text-anchor="start" '
-                     f'transform="rotate(30 {x + bw / 2:.1f} {h - pad + 14:.1f})">{n}</text>')
+        parts.append(f'<text x="{x + bw / 2:.1f}" y="{h - foot + 14:.1f}" text-anchor="start" '
+                     f'transform="rotate(30 {x + bw / 2:.1f} {h - foot + 14:.1f})">{n}</text>')
     x0 = w / 2 + pad
     curves = {}
     for n in names:
@@ -90,14 +90,15 @@ def plot(summaries: dict[str, Summary], logs: dict[str, dict[int, list[dict]]], 
     lo, hi = min(later), max(later)  # step 0 (ln vocab) would flatten the part that differs
     parts.append(f'<text x="{x0}" y="20" font-size="13">validation loss by step (mean over seeds; step 0 off the scale)</text>')
     for i, n in enumerate(names):
-        pts = [(x0 + (w / 2 - 2 * pad) * s / last_step, h - pad - (h - 2 * pad) * (min(v, hi) - lo) / max(hi - lo, 1e-9))
+        pts = [(x0 + (w / 2 - 2 * pad) * s / last_step, h - foot - (h - pad - foot) * (min(v, hi) - lo) / max(hi - lo, 1e-9))
                for s, v in curves[n] if s > 0]
         parts.append(f'<polyline fill="none" stroke="{COLOURS[i % len(COLOURS)]}" stroke-width="2" points="'
                      + " ".join(f"{px:.1f},{py:.1f}" for px, py in pts) + '"/>')
         parts.append(f'<text x="{w - pad - 90}" y="{40 + 14 * i}" fill="{COLOURS[i % len(COLOURS)]}">{n}</text>')
-    parts.append(f'<text x="{x0}" y="{h - pad + 14}">0</text><text x="{w - pad}" y="{h - pad + 14}" '
+    parts.append(f'<text x="{x0}" y="{h - foot + 14}">0</text><text x="{w - pad}" y="{h - foot + 14}" '
                  f'text-anchor="end">{last_step}</text><text x="{x0 - 4}" y="{pad}" text-anchor="end">{hi:.2f}</text>'
-                 f'<text x="{x0 - 4}" y="{h - pad}" text-anchor="end">{lo:.2f}</text></svg>')
+                 f'<text x="{x0 - 4}" y="{h - foot}" text-anchor="end">{lo:.2f}</text>'
+                 f'<text x="{(x0 + w - pad) / 2:.1f}" y="{h - foot + 28}" text-anchor="middle">step</text></svg>')
     path.write_text("\n".join(parts))
 
 
