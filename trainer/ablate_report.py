@@ -122,13 +122,13 @@ def write_results(cfg, logs: dict[str, dict[int, list[dict]]], pool_tokens: dict
              "document's key in the draw, in every variant), mean ± two standard errors of those differences; "
              "**real** where the mean exceeds them, otherwise noise.", "",
              "| variant | stages left out | tokens after its stages | best val loss | final val loss | "
-             "final val perplexity | best vs curated | final vs curated |",
-             "|---|---|---|---|---|---|---|---|"]
+             "best val perplexity | final val perplexity | best vs curated | final vs curated |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, s in summaries.items():
         dropped = ", ".join(cfg.variants[name]).replace("*", "all but read") or "none"
         label = f"**{name}**" if name == "curated" else name
         lines.append(f"| {label} | {dropped} | {pool_tokens[name]:,} | {f(s.stat('best'))} | {f(s.stat('final'))} "
-                     f"| {f(s.ppl('final'), 0)} | {_vs(s, base, 'best')} | {_vs(s, base, 'final')} |")
+                     f"| {f(s.ppl('best'), 0)} | {f(s.ppl('final'), 0)} | {_vs(s, base, 'best')} | {_vs(s, base, 'final')} |")
     lines += ["", "Per seed (final val loss): " + "; ".join(
         f"{n} " + ", ".join(f"{x:.3f}" for x in s.final.values()) for n, s in summaries.items()), "",
         "![validation perplexity and loss curves](ablation.svg)", ""]
