@@ -58,13 +58,17 @@ def chunks(paragraphs: list[str], rng: random.Random):
         yield "\n".join(cur)
 
 
-def gutenberg(path: Path) -> list[str]:
+def gutenberg_body(path: Path) -> str:
+    """A Project Gutenberg file without the header and footer around the book."""
     body = path.read_text(encoding="utf-8", errors="replace")
     start = re.search(r"\*\*\* ?START OF.*?\*\*\*", body)
     end = re.search(r"\*\*\* ?END OF.*?\*\*\*", body)
-    body = body[start.end() if start else 0: end.start() if end else len(body)]
+    return body[start.end() if start else 0: end.start() if end else len(body)]
+
+
+def gutenberg(path: Path) -> list[str]:
     # undo hard line wraps: one paragraph per line, as web text and the scorer see it
-    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", body) if len(p.split()) > 3]
+    return [" ".join(p.split()) for p in re.split(r"\n\s*\n", gutenberg_body(path)) if len(p.split()) > 3]
 
 
 def wikitext(path: Path) -> list[str]:

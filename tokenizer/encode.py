@@ -70,6 +70,11 @@ def _encoder(tokenizer_path: str, mtime_ns: int):
     return tok
 
 
+def encoder(tokenizer_path: str | Path):
+    """The tokenizer as documents are encoded (special tokens encoded as text), loaded once per process."""
+    return _encoder(str(tokenizer_path), os.stat(tokenizer_path).st_mtime_ns)
+
+
 def encode_texts(tok, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(every text's ids followed by <|endoftext|>, concatenated; each text's length in tokens)."""
     eot, dtype = eot_id(tok), token_dtype(tok.get_vocab_size())
@@ -87,7 +92,7 @@ def encode_texts(tok, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def encode_unit(tokenizer_path: str, unit: Unit, work: str) -> tuple[int, int, int]:
     """Encode one row group to WORK/{split}-{index}.bin and .len.npy; returns (tokens, docs, bytes)."""
-    tok = _encoder(tokenizer_path, os.stat(tokenizer_path).st_mtime_ns)
+    tok = encoder(tokenizer_path)
     table = pq.ParquetFile(unit.shard).read_row_group(unit.row_group, columns=["text"])
     texts = [t for t in table.column(0).to_pylist() if t]
     flat, lengths = encode_texts(tok, texts)
@@ -129,16 +134,21 @@ def _run_units(tokenizer_path: str, units: list[Unit], work: Path, workers: int 
 def _concat(work: Path, split: str, n_units: int, dest: Path) -> tuple[int, int]:
     lengths = [np.load(work / f"{split}-{k:06d}.len.npy") for k in range(n_units)]
     lengths_all = np.concatenate(lengths) if lengths else np.zeros(0, np.uint64)
-    starts = np.zeros(len(lengths_all) + 1, dtype=np.uint64)
-    np.cumsum(lengths_all, out=starts[1:])
     with open(dest / f"{split}.bin", "wb") as out:
         for k in range(n_units):
             with open(work / f"{split}-{k:06d}.bin", "rb") as f:
                 shutil.copyfileobj(f, out, 1 << 24)
         out.flush()
         os.fsync(out.fileno())
+    return _write_index(dest, split, lengths_all), len(lengths_all)
+
+
+def _write_index(dest: Path, split: str, lengths: np.ndarray) -> int:
+    """{split}.idx.npy: the documents' start offsets and the total; returns the total."""
+    starts = np.zeros(len(lengths) + 1, dtype=np.uint64)
+    np.cumsum(lengths, out=starts[1:])
     np.save(dest / f"{split}.idx.npy", starts)
-    return int(starts[-1]), len(lengths_all)
+    return int(starts[-1])
 
 
 def _inputs_digest(tokenizer_sha: str, units: list[Unit]) -> str:
@@ -184,9 +194,7 @@ def write_token_files(dest: str | Path, tokenizer_path: str | Path, splits: dict
     for split in SPLITS:
         flat, lengths, n_bytes = splits[split]
         flat.tofile(tmp / f"{split}.bin")
-        starts = np.zeros(len(lengths) + 1, dtype=np.uint64)
-        np.cumsum(lengths, out=starts[1:])
-        np.save(tmp / f"{split}.idx.npy", starts)
+        _write_index(tmp, split, lengths)
         meta_splits[split] = {"tokens": int(flat.size), "docs": len(lengths), "bytes": int(n_bytes)}
     return _commit(tmp, dest, load(tokenizer_path), sha256_file(tokenizer_path), inputs, meta_splits)
 

@@ -153,11 +153,11 @@ class Pool:
         return int(self.flat.size)
 
 
-def _kept(stage_dir: Path) -> tuple[list[str], list[str]]:
-    """(ids, texts) of a committed stage's kept parts, in part order."""
+def _kept(stage_dir: Path, manifest: dict) -> tuple[list[str], list[str]]:
+    """(ids, texts) of a committed stage's kept parts, as its `_SUCCESS` lists them."""
     ids, texts = [], []
-    for f in sorted((stage_dir / "kept").glob("*.parquet")):
-        t = pq.read_table(f, columns=["id", "text"])
+    for f in manifest["files"]["kept"]:
+        t = pq.read_table(stage_dir / f["path"], columns=["id", "text"])
         for i, x in zip(t.column("id").to_pylist(), t.column("text").to_pylist()):
             if x:
                 ids.append(i)
@@ -169,18 +169,15 @@ def tokenize_pool(stage_dir: Path, tokenizer: Path, cache: Path) -> Pool:
     """The variant's kept documents encoded once; cached under the stage's commit and the tokenizer."""
     from pipeline.manifest import read_success
     from pipeline.parts import sha256_file
-    from tokenizer.bpe import load
-    from tokenizer.encode import encode_texts
+    from tokenizer.encode import encode_texts, encoder
 
     done = read_success(stage_dir)
     key = f"{done['input_hash']}:{done['config_hash']}:{sha256_file(tokenizer)}"
     if cache.with_suffix(".key").is_file() and cache.with_suffix(".key").read_text() == key:
         z = np.load(cache)
         return Pool(z["flat"], z["lengths"], z["nbytes"], z["ids"].tolist())
-    ids, texts = _kept(stage_dir)
-    tok = load(tokenizer)
-    tok.encode_special_tokens = True
-    flat, lengths = encode_texts(tok, texts)
+    ids, texts = _kept(stage_dir, done)
+    flat, lengths = encode_texts(encoder(tokenizer), texts)
     pool = Pool(flat, lengths, np.fromiter((len(t.encode()) for t in texts), np.int64, len(texts)), ids)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, flat=pool.flat, lengths=pool.lengths, nbytes=pool.nbytes, ids=np.array(ids, dtype=str))
@@ -242,8 +239,10 @@ def train_run(cfg: AblateConfig, name: str, seed: int, pool: Pool, val: tuple, t
     settings = {"steps": steps, "seed": seed, "data": data_key, "overrides": overrides, "ranks": cfg.ranks,
                 "evals": cfg.evals}
     done = root / "result.json"
-    if done.is_file() and json.loads(done.read_text())["settings"] == settings:
-        return json.loads(done.read_text())["log"]
+    if done.is_file():
+        result = json.loads(done.read_text())
+        if result["settings"] == settings:
+            return result["log"]
     if (root / "settings.json").is_file() and json.loads((root / "settings.json").read_text()) != settings:
         shutil.rmtree(root)  # another budget, seed or model: its checkpoints are not this run's
     lm.mkdir(parents=True, exist_ok=True)
@@ -322,8 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    from tokenizer.bpe import load
-    from tokenizer.encode import encode_texts
+    from tokenizer.encode import encode_texts, encoder
     from trainer.ablate_corpus import build_raw_corpus, eval_texts
     from trainer.ablate_report import write_results
 
@@ -346,9 +344,7 @@ def main(argv: list[str] | None = None) -> int:
                                     f"of {cfg.token_budget:,}" for n, t in short.items())
               + " (raise corpus_mb, lower token_budget, or leave the variant out)", file=sys.stderr)
         return 1
-    tok = load(tokenizer)
-    tok.encode_special_tokens = True
-    val_flat, val_lengths = encode_texts(tok, texts)
+    val_flat, val_lengths = encode_texts(encoder(tokenizer), texts)
     val = (val_flat, val_lengths, sum(len(t.encode()) for t in texts))
     logs: dict[str, dict[int, list[dict]]] = {n: {} for n in names}
     for seed in cfg.seeds:

@@ -21,14 +21,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from scripts.build_reference import BOOK_CHARS, books, gutenberg_body
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("CURATE_SHARED_DATA", REPO.parent / "shared/data"))
 
 
 def _books() -> tuple[list[Path], list[Path]]:
     """(books the corpus may hold, books kept for evaluation): data/reference's own split."""
-    from scripts.build_reference import books
-
     return books(SHARED)
 
 
@@ -58,19 +58,10 @@ def _write_jsonl(path: Path, records: list[dict], budget: int) -> int:
     return used
 
 
-def _gutenberg_body(path: Path) -> str:
-    body = path.read_text(encoding="utf-8", errors="replace")
-    start = re.search(r"\*\*\* ?START OF.*?\*\*\*", body)
-    end = re.search(r"\*\*\* ?END OF.*?\*\*\*", body)
-    return body[start.end() if start else 0: end.start() if end else len(body)]
-
-
 def books_jsonl(dest: Path, budget: int, rng: random.Random, per_book: int = 100_000) -> int:
     """Corpus books as hard-wrapped chunks (as Gutenberg publishes them): from each book, in a
     shuffled order until `budget` bytes, `per_book` characters that start where data/reference's
     excerpt of it ends, so the tokenizer and the KenLM model never saw them."""
-    from scripts.build_reference import BOOK_CHARS
-
     corpus_books, _ = _books()
     order = sorted(corpus_books)
     rng.shuffle(order)
@@ -78,7 +69,7 @@ def books_jsonl(dest: Path, budget: int, rng: random.Random, per_book: int = 100
     for book in order:
         if used >= budget:
             break
-        paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", _gutenberg_body(book)) if p.strip()]
+        paragraphs = [p.strip("\n") for p in re.split(r"\n\s*\n", gutenberg_body(book)) if p.strip()]
         seen, first = 0, len(paragraphs)
         for i, p in enumerate(paragraphs):  # the reference keeps paragraphs of > 3 words up to BOOK_CHARS
             if seen >= BOOK_CHARS:
@@ -220,7 +211,7 @@ def eval_texts() -> tuple[list[str], str]:
     n_wiki = len(texts)
     _, books = _books()
     for f in books:
-        texts += [c for c in re.split(r"\n\s*\n", _gutenberg_body(f)) if len(c) > 200]
+        texts += [c for c in re.split(r"\n\s*\n", gutenberg_body(f)) if len(c) > 200]
     # Older etexts carry Project Gutenberg's licence inside the book; data/reference has it too
     # (the tokenizer's text): such paragraphs are not held out, so they are not evaluated on.
     seen = ngram_set(reference_texts())
