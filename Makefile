@@ -16,7 +16,7 @@ TRAIN_CONFIG ?= configs/train-demo.yaml
 NPROC ?= $(shell $(BIN)/python -c "import torch; print(torch.cuda.device_count() or 2)")
 LM_TARGETS = tokenizer tokenize train sample
 
-.PHONY: help setup lm toxicity-model browser ablate run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
+.PHONY: help setup lm toxicity-model quality-model models browser ablate run test test-fast bench stats clean sample-corpus $(STAGE_TARGETS) $(LM_TARGETS)
 
 help:
 	@echo "make run        set up, then run $(CONFIG) on the bundled sample into $(OUT)"
@@ -29,6 +29,8 @@ help:
 	@echo "make sample     generate text from the newest checkpoint"
 	@echo "make ablate     the same tiny GPT on raw, curated and leave-one-stage-out data, 3 seeds each, equal token budgets (out/ablate/, ~50 min)"
 	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
+	@echo "make quality-model   train the quality_model stage's fastText classifier (models/quality/); the stage alone:"
+	@echo "                     $(CURATE) run $(CONFIG) --output $(OUT) --only quality_model"
 	@echo "make browser    install headless Chromium (apt-get, as root) for the HTML report's test"
 	@echo "make lm         build KenLM and the English 5-gram model (models/lm/) from data/reference"
 	@echo "make stats      per-stage table of $(OUT), and $(OUT)/report.html"
@@ -61,7 +63,18 @@ toxicity-model: $(TOX_MODEL)
 $(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py data/toxicity/davidson/labeled_data.csv.gz
 	$(BIN)/python scripts/build_toxicity_model.py
 
-run: setup lm toxicity-model
+# fastText quality classifier: reference prose vs the sample's raw web text and tweets (seconds)
+QUALITY_MODEL = models/quality/quality_en.bin
+quality-model: $(QUALITY_MODEL)
+
+$(QUALITY_MODEL): $(STAMP) scripts/build_quality_model.py stages/quality_model.py data/reference/reference-en.jsonl.zst \
+		data/toxicity/davidson/labeled_data.csv.gz $(wildcard data/sample/corpus/web/* data/sample/corpus/crawl/*/*)
+	$(BIN)/python scripts/build_quality_model.py
+
+# every model the default pipeline needs, each built once from data in the repo
+models: lm toxicity-model quality-model
+
+run: setup models
 	$(RUN)
 	$(MAKE) --no-print-directory tokenizer tokenize train sample
 	$(CURATE) stats $(OUT) --html $(OUT)/report.html
@@ -80,11 +93,11 @@ sample: setup
 	$(BIN)/python -m trainer.sample --config $(TRAIN_CONFIG)
 
 # the same tiny GPT on raw and curated data and with one stage left out at a time (about 30 min)
-ablate: setup lm toxicity-model
+ablate: setup models
 	$(BIN)/python -m trainer.ablate
 
 # One target per stage: runs it alone (its input stage must be committed already).
-$(STAGE_TARGETS): setup lm toxicity-model
+$(STAGE_TARGETS): setup models
 	$(RUN) --only $(subst -,_,$@)
 
 stats: setup
@@ -98,13 +111,13 @@ browser:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	  else echo "make browser: chromium is not installed and this is not root: sudo apt-get install chromium"; fi
 
-test: setup lm toxicity-model browser
+test: setup models browser
 	$(BIN)/python -m pytest -q
 
-test-fast: setup lm toxicity-model
+test-fast: setup models
 	$(BIN)/python -m pytest -q -m "not slow"
 
-bench: setup lm toxicity-model
+bench: setup models
 	$(BIN)/python bench/bench_all.py
 	$(BIN)/python bench/bench_whole.py
 	$(BIN)/python bench/bench_io.py
@@ -121,6 +134,7 @@ bench: setup lm toxicity-model
 	$(BIN)/python bench/bench_small.py
 	$(BIN)/python bench/reflow_eval.py
 	$(BIN)/python bench/perplexity_eval.py
+	$(BIN)/python bench/quality_model_eval.py
 
 sample-corpus: setup
 	$(BIN)/python scripts/build_sample.py

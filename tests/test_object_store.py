@@ -122,7 +122,7 @@ def test_default_pipeline_with_input_and_output_in_a_bucket_writes_the_bytes_of_
     remote, on_disk = objects(s3, "out-default/"), local_files(local)
     assert set(remote) == set(on_disk)  # no scratch (_work, _units, _ATTEMPT) left
     assert data_files(remote) == data_files(on_disk)
-    assert any(k.startswith("13-mix/shards/train-") for k in remote)
+    assert any(k.startswith("14-mix/shards/train-") for k in remote)
     for name, stats in committed_stages(uri):
         assert stats.docs_in == stats.kept + stats.rejected_total, name
         assert stats.to_json()["in"] == json.loads((local / name / "stats.json").read_text())["in"]

@@ -78,11 +78,11 @@ def test_readme_commands_run_as_written(tmp_path):
     # what the commands promise, checked on what they wrote
     stats = json.loads(subprocess.run([str(venv_bin / "curate"), "stats", "out/default", "--json"], cwd=ws,
                                       env=env, capture_output=True, text=True, check=True).stdout)
-    assert len(stats["stages"]) == 14 and all(s["in"] == s["kept"] + s["rejected_total"]
+    assert len(stats["stages"]) == 15 and all(s["in"] == s["kept"] + s["rejected_total"]
                                               for s in stats["stages"].values())
-    assert (out / "default/13-mix/shards/train-00000.parquet").is_file()
+    assert (out / "default/14-mix/shards/train-00000.parquet").is_file()
     assert (out / "default/report.html").stat().st_size > 10_000
-    assert (out / "bw/13-mix/_SUCCESS").is_file()
+    assert (out / "bw/14-mix/_SUCCESS").is_file()
     try_stats = json.loads((out / "try/01-normalize/stats.json").read_text())
     assert try_stats["in"] > 300  # man pages and books
     tokenizer = json.loads((out / "gpt124m/tokenizer.json").read_text())
