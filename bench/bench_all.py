@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Every stage of ours and datatrove's equivalents on the same ~100 MB corpus, one table.
 
-    python bench/bench_all.py [--repeats 3] [--workers 2] [--no-peer] [--no-scaling]
+    python bench/bench_all.py [--repeats 3] [--workers 2] [--no-peer] [--no-scaling] [--stages a,b] [--out F]
 
 Corpus: `../shared/tools/peer_bench/make_corpus.py --mb 100` (HTML pages, man pages, fortunes,
 books, wiki, ...; deterministic; 10 % injected exact and 10 % near duplicates), built once under
@@ -19,7 +19,7 @@ includes its worker start-up). Its filter chain is compared with our langid + qu
 summed (the same work: language ID then the Gopher, C4 and FineWeb rules).
 
 Scaling: MinHash dedup alone on 25, 50 and 100 MB corpora (1x, 2x, 4x), time and peak RSS.
-Writes bench/RESULTS.md (the stage table) with date, machine and versions.
+Writes bench/RESULTS.md (the stage table; `--out` elsewhere) with date, machine and versions.
 """
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO))
 from bench.bench_dedup import peer  # noqa: E402
 from bench.bench_io import SHARED, WORK, build_corpus, run_measured  # noqa: E402
 
-STAGES = ["normalize", "langid", "quality", "toxicity", "perplexity", "url_dedup", "exact_dedup",
+STAGES = ["normalize", "langid", "quality", "quality_model", "toxicity", "perplexity", "url_dedup", "exact_dedup",
           "minhash_dedup", "pii", "mix"]
 OPTIONS = {"url_dedup": {"keep_fragment": True}, "langid": {"languages": []}}
 PEER = {"quality": ("filter", "langid + quality vs LID → Gopher rep → Gopher q → C4 → FineWeb"),
@@ -128,6 +128,7 @@ def main() -> int:
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-scaling", action="store_true")
     ap.add_argument("--stages", default=",".join(STAGES), help="comma-separated subset of our stages")
+    ap.add_argument("--out", default=str(REPO / "bench/RESULTS.md"), help="where the table goes")
     args = ap.parse_args()
     files, _, docs, text_mb = build_corpus(100)
     corpus = files[0].parent
@@ -186,7 +187,7 @@ def main() -> int:
             lines.append(f"| {mb:.0f} MB | {d:,} | {sec:.1f} | {1e4 * sec / d:.2f} | {rss:,.0f} | "
                          f"{sec / base[2]:.2f}x | {d / base[1]:.2f}x |")
     text = "\n".join(lines) + "\n"
-    (REPO / "bench/RESULTS.md").write_text(text)
+    Path(args.out).write_text(text)
     print(text)
     return 0
 

@@ -12,7 +12,8 @@ WikiText-2 *test* articles (the model saw validation articles only); ABC rural a
 lid.176 as langid keeps it), NLTK `webtext` (Firefox forum, personal ads, overheard dialogue,
 film scripts, wine reviews) in 40-line chunks and `nps_chat` in 60-post chunks. For reference,
 not counted: the sample's Python and Debian handbook pages (other pages of sources the
-positives came from). AUC = P(a clean document scores above a raw one). Writes
+positives came from). AUC = P(a clean document scores above a raw one), beside the same figure
+for the perplexity stage's KenLM model (`make lm`). Writes
 bench/QUALITY_MODEL.md.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.perplexity_eval import SHARED, auc, kinds, passages  # noqa: E402
+from stages.perplexity import Perplexity, PerplexityConfig  # noqa: E402
 from stages.quality_model import QualityModel, QualityModelConfig  # noqa: E402
 
 
@@ -112,8 +114,6 @@ def main() -> int:
              "Debian handbook, English (the sample's pages; other pages trained on)": sample["Debian handbook, English (the sample's pages)"],
              "fortunes (short quotes, English)": sample["fortunes (short quotes, English)"]}
     scores = {name: score(texts) for group in (clean, raw, other) for name, texts in group.items() if texts}
-    clean_all = np.concatenate([scores[n] for n in clean if n in scores])
-    raw_all = np.concatenate([scores[n] for n in raw if n in scores])
     web = raw["web pages, English (trafilatura's evaluation set)"]
 
     def row(name: str, group: str) -> str:
@@ -122,20 +122,31 @@ def main() -> int:
 
     rows = [row(n, "clean") for n in clean if n in scores] + [row(n, "raw web") for n in raw if n in scores] + \
            [row(n, "not counted") for n in other if n in scores]
-    contrast = [f"| all clean vs all raw | {len(clean_all):,} vs {len(raw_all):,} | **{auc(raw_all, clean_all):.4f}** | "
-                f"{np.mean(np.concatenate([clean_all >= 0.5, raw_all < 0.5])):.3f} |"]
+    # the perplexity stage's KenLM score on the same documents: what the classifier adds
+    lm = Perplexity(PerplexityConfig())
+    lm.setup()
+    fluency = {name: -lm.process(pa.table({"text": pa.array(texts, pa.string())})).table.column("perplexity")
+               .to_numpy(zero_copy_only=False) for group in (clean, raw) for name, texts in group.items() if texts}
+    pairs = [("all clean vs all raw", list(clean), list(raw))]
     if web:
-        w = scores["web pages, English (trafilatura's evaluation set)"]
-        contrast.append(f"| all clean vs web pages | {len(clean_all):,} vs {len(w):,} | {auc(w, clean_all):.4f} | "
-                        f"{np.mean(np.concatenate([clean_all >= 0.5, w < 0.5])):.3f} |")
+        pairs.append(("all clean vs web pages", list(clean), ["web pages, English (trafilatura's evaluation set)"]))
+    contrast = []
+    for label, pos, neg in pairs:
+        p = np.concatenate([scores[n] for n in pos if n in scores])
+        q = np.concatenate([scores[n] for n in neg if n in scores])
+        fp = np.concatenate([fluency[n] for n in pos if n in fluency])
+        fq = np.concatenate([fluency[n] for n in neg if n in fluency])
+        contrast.append(f"| {label} | {len(p):,} vs {len(q):,} | **{auc(q, p):.4f}** | "
+                        f"{np.mean(np.concatenate([p >= 0.5, q < 0.5])):.3f} | {auc(np.nan_to_num(fq, nan=-1e9), np.nan_to_num(fp, nan=-1e9)):.4f} |")
     meta = json.loads(Path(stage._path()).with_suffix(".json").read_text())
     text = "\n".join([
         "# bench/quality_model_eval.py results", "",
-        f"{datetime.date.today()} · {meta['model']}: trained on {meta['train_examples']['hq']:,} reference and "
+        f"{datetime.date.today()} · {stage.config.model}: trained on {meta['train_examples']['hq']:,} reference and "
         f"{meta['train_examples']['lq']:,} raw-web examples (scripts/build_quality_model.py); tuning split (same "
         f"sources as training, a tuning figure): AUC {meta['tuning_auc']}. Below, every kind is of a source the "
         f"model never saw. Rerun: `python bench/quality_model_eval.py` ({time.time() - t0:.0f} s).", "",
-        "| contrast | documents | AUC | accuracy at 0.5 |", "|---|---:|---:|---:|", *contrast, "",
+        "| contrast | documents | AUC of quality_score | accuracy at 0.5 | AUC of KenLM perplexity (lower = cleaner) |",
+        "|---|---:|---:|---:|---:|", *contrast, "",
         "| text | group | documents | median quality_score | scored >= 0.5 |", "|---|---|---:|---:|---:|", *rows, ""])
     Path(args.out).write_text(text)
     print(text)

@@ -5,12 +5,14 @@
 
 Positives (`hq`): data/reference/reference-en.jsonl.zst, the KenLM reference (books, WikiText-2
 validation, Debian handbook and Python documentation, US speeches; data/reference/SOURCES.md).
+Each reference document
+is an example, and so is one of its paragraphs alone (short is not bad).
 Negatives (`lq`), the raw web text the repo may carry: the sample's Common Crawl pages (WARC
 responses through the read stage's own extractor, WET records, CCNet-format WET text;
 data/sample/SOURCES.md) in chunks of at most CHUNK_CHARS characters, and the Davidson tweets
 (data/toxicity/davidson, MIT; the rows toxicity's build trains on, not its held-out fifth) in
-groups of TWEETS_PER_DOC, as a timeline or comment page. Web chunks are repeated WEB_REPEATS
-times so they weigh about as much as the tweets.
+pages of 1 to TWEETS_PER_DOC posts, one a line or run together, as a timeline or a comment.
+Web chunks are repeated WEB_REPEATS times so they weigh about as much as the tweets.
 
 A tenth of each side, by a hash of the example's id, is held out: its accuracy and AUC are a
 tuning figure (same sources as training) written to models/quality/quality_en.json;
@@ -90,12 +92,26 @@ def tweets() -> list[tuple[str, str]]:
     with gzip.open(TWEETS, "rt", encoding="utf-8", newline="") as f:
         rows = [(int(r[""]), html.unescape(r["tweet"])) for r in csv.DictReader(f)]
     train = [t for n, t in rows if n % 5 != 0]  # toxicity's held-out fifth stays unseen
-    return [(f"tweets/{i:05d}", "\n".join(train[i:i + TWEETS_PER_DOC])) for i in range(0, len(train), TWEETS_PER_DOC)]
+    # pages of 1 to TWEETS_PER_DOC posts, one a line or run together: a short comment on one line
+    # must not pass for prose because prose comes in long lines
+    rng, out, i = random.Random(5), [], 0
+    while i < len(train):
+        k = rng.randint(1, TWEETS_PER_DOC)
+        out.append((f"tweets/{i:05d}", ("\n" if rng.random() < 0.5 else " ").join(train[i:i + k])))
+        i += k
+    return out
 
 
 def examples() -> list[tuple[str, str, str]]:
     """(id, label, text) for every training and held-out example, in a fixed order."""
-    out = [(doc_id, POSITIVE, text) for doc_id, text in reference()]
+    out = []
+    rng = random.Random(3)
+    for doc_id, text in reference():
+        out.append((doc_id, POSITIVE, text))
+        # and one paragraph of it alone: a short document is not bad for being short
+        paragraphs = [p for p in text.split("\n") if len(p) > 200]
+        if paragraphs:
+            out.append((f"{doc_id}#p", POSITIVE, rng.choice(paragraphs)))
     for doc_id, text in web_pages():
         for k, chunk in enumerate(line_chunks(text, CHUNK_CHARS)):
             out.append((f"{doc_id}#{k}", NEGATIVE, chunk))
@@ -110,9 +126,14 @@ def auc(negative: np.ndarray, positive: np.ndarray) -> float:
     return float((ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     import fasttext
 
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=MODEL, help="where the model goes (default %(default)s)")
+    out = ap.parse_args(argv).out
     rows = examples()
     ids, labels, texts = zip(*rows)
     lines = features(pa.array(texts, pa.string()), MAX_CHARS)
@@ -124,14 +145,14 @@ def main() -> int:
             repeats = WEB_REPEATS if label == NEGATIVE and not doc_id.startswith("tweets/") else 1
             train += [(label, line)] * repeats
     random.Random(7).shuffle(train)
-    MODEL.parent.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as f:
         f.writelines(f"{label} {line}\n" for label, line in train)
         path = f.name
     model = fasttext.train_supervised(input=path, epoch=8, lr=0.3, wordNgrams=2, dim=32, minCount=3,
                                       bucket=500_000, thread=1, seed=13, verbose=0)
     Path(path).unlink()
-    tmp = MODEL.with_suffix(".tmp")
+    tmp = out.with_suffix(".tmp")
     model.save_model(str(tmp))
 
     score = positive_probability(model, [line for *_, line in held])
@@ -139,7 +160,7 @@ def main() -> int:
     kinds = {"reference": is_pos, "tweets": np.array([i.startswith("tweets/") for i, *_ in held])}
     kinds["web"] = ~kinds["reference"] & ~kinds["tweets"]
     report = {
-        "model": str(MODEL.relative_to(REPO)),
+        "model": out.name,
         "train_examples": {"hq": sum(l == POSITIVE for l, _ in train), "lq": sum(l == NEGATIVE for l, _ in train)},
         "tuning_split": "1 in 10 examples by hash of the document id; same sources as training (a tuning figure)",
         "tuning_auc": round(auc(score[~is_pos], score[is_pos]), 4),
@@ -147,9 +168,9 @@ def main() -> int:
                                    for k, m in kinds.items()},
         "tuning_examples": {k: int(m.sum()) for k, m in kinds.items()},
     }
-    tmp.replace(MODEL)
-    MODEL.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
-    print(f"{MODEL}: {json.dumps(report)}")
+    tmp.replace(out)
+    out.with_suffix(".json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"{out}: {json.dumps(report)}")
     return 0
 
 
