@@ -10,12 +10,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.stage import Resources, register
 from stages.keyed_dedup import KeyedDedup
 
 
 def normalize_for_dedup(text: pa.Array) -> pa.Array:
-    text = pc.utf8_lower(pc.utf8_normalize(text, "NFKC"))
+    text = pc.utf8_lower(unicode.normalize(text, "NFKC"))
     # split+join: Unicode whitespace (RE2's \s is ASCII-only) and faster than a regex replace
     return pc.binary_join(pc.utf8_split_whitespace(text), " ")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.hashing import hash64
 from pipeline.shuffle import mix64
 
@@ -20,7 +21,7 @@ SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E377
 
 def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(64-bit hash of every word, word offsets per document) of normalised text."""
-    t = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
+    t = pc.utf8_lower(unicode.normalize(texts, "NFKC"))
     t = pc.replace_substring_regex(t, r"[\p{P}\p{S}]+", " ")
     # scripts written without spaces: every character is a word
     t = pc.replace_substring_regex(t, r"(\p{Han}|\p{Hiragana}|\p{Katakana}|\p{Thai}|\p{Lao}|\p{Khmer})", " \\1 ")

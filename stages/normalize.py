@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 from stages.reflow import MAX_WIDTH, MIN_WIDTH, reflow
 
@@ -45,7 +46,7 @@ class Normalize(Stage):
         text = batch.column("text")
         before = pc.binary_length(text)
         if self.config.unicode_form != "none":
-            text = pc.utf8_normalize(text, self.config.unicode_form)
+            text = unicode.normalize(text, self.config.unicode_form)
         text = pc.replace_substring_regex(text, r"\r\n?", "\n")
         # C0/C1 controls except \t and \n, and the Unicode replacement of a BOM
         text = pc.replace_substring_regex(text, r"[\x00-\x08\x0b-\x1f\x7f-\x9f\x{feff}]", "")

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.config import ConfigError
 from pipeline.stage import Decisions, Stage, first_reason, register
 
@@ -27,7 +28,7 @@ _PUNCT_MAP = [("[“”„‟«»]", '"'), ("[‘’‚‛‹›`´]", "'"), ("[
 
 def normalize_for_lm(texts: pa.Array) -> pa.Array:
     """Lower case, NFKC, digits to 0, unified quotes and dashes, punctuation as separate tokens."""
-    t = pc.utf8_lower(pc.utf8_normalize(texts, "NFKC"))
+    t = pc.utf8_lower(unicode.normalize(texts, "NFKC"))
     t = pc.replace_substring_regex(t, r"\d", "0")
     for pattern, repl in _PUNCT_MAP:
         t = pc.replace_substring_regex(t, pattern, repl)

@@ -1,0 +1,46 @@
+"""pipeline.unicode.normalize gives what Arrow's utf8_normalize gives, on real multilingual text
+and on strings written to need each form."""
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from pipeline.readers import ReadOptions, expand_inputs, read_file
+from pipeline.unicode import normalize
+from tests.conftest import SAMPLE
+
+NEEDS_WORK = [
+    "ﬁnance ﬂow",                # ligatures: NFKC splits them, NFC keeps them
+    "Ｆｕｌｌｗｉｄｔｈ ２０２４",    # fullwidth forms
+    "x² + y³ = ½",               # superscripts and vulgar fractions
+    "cafe\u0301 nai\u0308ve",     # combining accents: NFC composes them
+    "\u1100\u1161\u11a8",         # Hangul jamo: composed into one syllable
+    "Å Ω K",                     # Angstrom, Ohm and Kelvin signs: canonical singletons
+    "plain ASCII line",
+    "",
+    None,
+]
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFKC", "NFD", "NFKD"])
+def test_written_strings_are_normalised_as_arrow_does(form):
+    texts = pa.array(NEEDS_WORK, pa.string())
+    got = normalize(texts, form)
+    assert got.equals(pc.utf8_normalize(texts, form))
+    if form == "NFKC":
+        assert got[0].as_py() == "finance flow" and got[3].as_py() == "café naïve"
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFKC"])
+def test_the_sample_corpus_in_nine_languages_is_normalised_as_arrow_does(form):
+    tables = [t for ref in expand_inputs([(str(SAMPLE), None)]) for t in read_file(ref, ReadOptions())]
+    texts = pa.chunked_array([t.column("text") for t in tables])
+    assert len(texts) > 2000 and not pc.all(pc.string_is_ascii(texts)).as_py()
+    assert normalize(texts, form).equals(pc.utf8_normalize(texts, form).combine_chunks())
+
+
+def test_all_ascii_and_empty_arrays_come_back_unchanged():
+    ascii_only = pa.array(["abc", None, "d e"], pa.string())
+    assert normalize(ascii_only, "NFKC") is ascii_only
+    assert len(normalize(pa.array([], pa.string()), "NFC")) == 0
