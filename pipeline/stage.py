@@ -72,6 +72,8 @@ def first_reason(rules: list[tuple[pa.Array | pa.ChunkedArray, str]], num_rows: 
     """
     out = pa.nulls(num_rows, pa.string())
     for mask, reason in reversed(rules):
+        if mask.type == pa.null():  # pa.array([]) of an empty batch has no type to fill
+            mask = mask.cast(pa.bool_())
         mask = pc.fill_null(mask, False)
         out = pc.if_else(mask, pa.scalar(reason, pa.string()), out)
     if prior is not None:

@@ -313,3 +313,18 @@ def test_kill_9_inside_a_stage_then_rerun_redoes_only_unfinished_units(tmp_path)
     for stats in out.glob("*/stats.json"):
         s = json.loads(stats.read_text())
         assert s["in"] == s["kept"] + s["rejected_total"]
+
+
+def test_every_row_local_stage_answers_an_empty_batch():
+    """A batch of no rows (a filter upstream of a stage inside one process can leave one) gets no
+    decisions, not a crash: `first_reason` got untyped empty masks from the perplexity stage."""
+    from pipeline.stage import GlobalStage, SourceStage, registry
+
+    empty = pa.table({c: pa.array([], pa.string()) for c in ("id", "text", "url", "source", "language")})
+    for name, cls in sorted(registry().items()):
+        if issubclass(cls, (GlobalStage, SourceStage)):
+            continue
+        stage = cls(cls.Config())
+        stage.setup()
+        d = stage.process(empty)
+        assert d.table.num_rows == 0 and len(d.reject) == 0, name
