@@ -83,6 +83,14 @@ def first_reason(rules: list[tuple[pa.Array | pa.ChunkedArray, str]], num_rows: 
     return out
 
 
+def languages(batch: pa.Table, default: str) -> list[str]:
+    """Each row's language: langid's `language` column (null as "unknown"), or `default` for
+    every row where no langid stage ran."""
+    if "language" in batch.column_names:
+        return pc.fill_null(batch.column("language"), "unknown").to_pylist()
+    return [default] * batch.num_rows
+
+
 class Stage:
     """Base class of a row-local stage; subclasses set `name`, `Config` and `process`."""
 

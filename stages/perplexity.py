@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from pipeline import unicode
 from pipeline.config import ConfigError
-from pipeline.stage import Decisions, Stage, first_reason, register
+from pipeline.stage import Decisions, Stage, first_reason, languages, register
 
 BUCKETS = ("head", "middle", "tail")
 _PUNCT_MAP = [("[“”„‟«»]", '"'), ("[‘’‚‛‹›`´]", "'"), ("[‐‑‒–—―]", "-"), ("…", "...")]
@@ -89,10 +89,7 @@ class Perplexity(Stage):
 
     def process(self, batch: pa.Table) -> Decisions:
         n = batch.num_rows
-        if "language" in batch.column_names:
-            langs = pc.fill_null(batch.column("language"), "unknown").to_pylist()
-        else:
-            langs = [self.config.default_language] * n
+        langs = languages(batch, self.config.default_language)
         ppl = np.full(n, np.nan, dtype=np.float64)
         bucket: list[str | None] = [None] * n
         scored = [i for i, l in enumerate(langs) if l in self.models]

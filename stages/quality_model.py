@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
-from pipeline.stage import Decisions, Resources, Stage, first_reason, register
+from pipeline.stage import Decisions, Resources, Stage, first_reason, languages, register
 from stages.perplexity import normalize_for_lm
 
 REPO = Path(__file__).resolve().parents[1]
@@ -88,10 +88,7 @@ class QualityModel(Stage):
 
     def process(self, batch: pa.Table) -> Decisions:
         n = batch.num_rows
-        if "language" in batch.column_names:
-            langs = pc.fill_null(batch.column("language"), "unknown").to_pylist()
-        else:
-            langs = [self.config.default_language] * n
+        langs = languages(batch, self.config.default_language)
         wanted = set(self.config.languages)
         scored = [i for i, lang in enumerate(langs) if lang in wanted]
         score = np.full(n, np.nan, dtype=np.float32)
