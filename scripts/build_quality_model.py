@@ -24,7 +24,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import json
 import random
 import sys
