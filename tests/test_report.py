@@ -55,7 +55,7 @@ def run_dir(tmp_path_factory) -> Path:
                    + (SAMPLE / "wiki/wikitext.jsonl").read_text())
     config = tmp / "c.yaml"
     config.write_text(f"input: [{bad}, {SAMPLE / 'fortunes'}]\nstages:\n  - name: read\n    max_bytes: 20000\n"
-                      "  - name: exact_dedup\n  - name: pii\n  - name: mix\n    shard_rows: 200\n"
+                      "  - name: exact_dedup\n  - name: quality_model\n  - name: pii\n  - name: mix\n    shard_rows: 200\n"
                       "    token_budget: 60000\n")
     subprocess.run([CURATE, "-q", "run", str(config), "--output", str(tmp / "out"), "--inline"], check=True)
     return tmp / "out"
@@ -63,7 +63,7 @@ def run_dir(tmp_path_factory) -> Path:
 
 def test_terminal_report_shows_funnel_shards_and_distributions(run_dir):
     r = subprocess.run([CURATE, "stats", str(run_dir)], capture_output=True, text=True, check=True)
-    for text in ("00-read", "01-exact_dedup", "02-pii", "03-mix", "too_long", "exact_duplicate", "downsampled",
+    for text in ("00-read", "01-exact_dedup", "02-quality_model", "03-pii", "04-mix", "too_long", "exact_duplicate", "downsampled",
                  "shards/train-00000.parquet", "final documents", "length"):
         assert text in r.stdout, text
 
@@ -78,6 +78,8 @@ def test_json_has_the_same_numbers(run_dir):
     assert data["rejected_samples"]["00-read"]["too_long"]
     # pii_counts (JSON per document) is summarised as spans per document
     assert "pii_counts" in data["final"]["columns"]
+    # and the scores a stage wrote on every row, with their distribution
+    assert 0 <= data["final"]["columns"]["quality_score"]["p50"] <= 1
 
 
 def test_html_report_is_self_contained_escaped_and_well_formed(run_dir, tmp_path):
