@@ -26,6 +26,7 @@ import gzip
 import hashlib
 import json
 import random
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -111,6 +112,9 @@ def examples() -> list[tuple[str, str, str]]:
         paragraphs = [p for p in text.split("\n") if len(p) > 200]
         if paragraphs:
             out.append((f"{doc_id}#p", POSITIVE, rng.choice(paragraphs)))
+        # and written one sentence a line, as news wires and subtitles are: line breaks alone
+        # must not make prose look like a list of posts
+        out.append((f"{doc_id}#s", POSITIVE, re.sub(r"(?<=[.!?])\s+(?=[A-Z\"“])", "\n", text)))
     for doc_id, text in web_pages():
         for k, chunk in enumerate(line_chunks(text, CHUNK_CHARS)):
             out.append((f"{doc_id}#{k}", NEGATIVE, chunk))

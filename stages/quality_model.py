@@ -38,10 +38,11 @@ def features(texts: pa.Array | pa.ChunkedArray, max_chars: int) -> list[str]:
 
 
 def positive_probability(model, lines: list[str]) -> np.ndarray:
-    """P(reference-like) for each normalised line."""
+    """P(reference-like) for each normalised line; 0 for a line without words (there is nothing
+    to learn from, and fastText would answer its class prior)."""
     labels, probs = model.predict(lines, k=2)
-    return np.array([dict(zip(l, p)).get(POSITIVE, 0.0) for l, p in zip(labels, probs)],
-                    dtype=np.float32).clip(0, 1)
+    p = np.array([dict(zip(l, p)).get(POSITIVE, 0.0) for l, p in zip(labels, probs)], dtype=np.float32)
+    return np.where([bool(line) for line in lines], p.clip(0, 1), np.float32(0))
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -52,6 +53,14 @@ def scores(stage, texts, **columns) -> np.ndarray:
 def test_prose_written_for_the_test_scores_above_chat_spam_and_navigation(stage):
     prose, raw = scores(stage, PROSE), scores(stage, RAW)
     assert prose.min() > 0.5 > raw.max(), (prose, raw)
+
+
+def test_prose_one_sentence_a_line_is_still_prose(stage):
+    """News wires and subtitles put each sentence on a line of its own: the line breaks alone
+    must not make clean text look like a page of posts (they did: 0.08 against 0.95 joined)."""
+    sentences = [s for p in PROSE for s in re.split(r"(?<=[.;])\s+", p.replace("\n", " "))]
+    one_a_line, joined = scores(stage, ["\n".join(sentences), " ".join(sentences)])
+    assert one_a_line > 0.5 and abs(one_a_line - joined) < 0.2, (one_a_line, joined)
 
 
 def test_clean_books_score_above_forum_and_chat_it_never_saw(stage):
