@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a user waits for: whole-command wall time of curate beside datatrove, job by job.
 
-    python bench/bench_whole.py [--mb 100] [--repeats 3] [--workers 2] [--jobs filter,minhash,exact,url]
+    python bench/bench_whole.py [--mb 100] [--repeats 3] [--workers 2] [--jobs filter,minhash,exact,url] [--out F]
 
 Each job on the peer corpus (`make_corpus.py --mb MB` from ../shared/tools/peer_bench, built once
 under bench/corpus by bench_io.py), both tools with `--workers` workers, the whole process timed
@@ -65,6 +65,7 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--jobs", default=",".join(JOBS))
+    ap.add_argument("--out", default=str(REPO / "bench/RESULTS-whole.md"), help="where the table goes")
     args = ap.parse_args()
     jobs = args.jobs.split(",")
     files, _, docs, mb = build_corpus(args.mb)
@@ -103,7 +104,7 @@ def main() -> int:
               "tracking parameters before comparing, so it removes more; curate's commands include the `read` "
               "stage, which copies the Parquet input into its own parts."]
     text = "\n".join(lines) + "\n"
-    (REPO / "bench/RESULTS-whole.md").write_text(text)
+    Path(args.out).write_text(text)
     print(text)
     return 0
 
