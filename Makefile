@@ -27,7 +27,7 @@ help:
 	@echo "make tokenize   encode train/val shards into token files (Ray-parallel)"
 	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
 	@echo "make sample     generate text from the newest checkpoint"
-	@echo "make ablate     the same tiny GPT on raw, curated and leave-one-stage-out data, 3 seeds each, equal token budgets (out/ablate/, ~50 min)"
+	@echo "make ablate     the same tiny GPT on raw, curated and leave-one-stage-out data, 3 seeds each, equal token budgets (out/ablate/, ~1 h)"
 	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
 	@echo "make quality-model   train the quality_model stage's fastText classifier (models/quality/); the stage alone:"
 	@echo "                     $(CURATE) run $(CONFIG) --output $(OUT) --only quality_model"
@@ -92,7 +92,7 @@ train: setup
 sample: setup
 	$(BIN)/python -m trainer.sample --config $(TRAIN_CONFIG)
 
-# the same tiny GPT on raw and curated data and with one stage left out at a time (about 30 min)
+# the same tiny GPT on raw and curated data and with one stage left out at a time (about an hour)
 ablate: setup models
 	$(BIN)/python -m trainer.ablate
 

@@ -101,14 +101,21 @@ def kinds() -> dict[str, list[str]]:
         "fortunes (short quotes, English)": [r["text"] for r in jsonl(sample / "fortunes/quotes.jsonl")
                                              if r.get("lang_hint") == "en"],
     }
-    webtext = SHARED / "reference-prose/nltk/webtext.zip"
-    if webtext.is_file():
-        with zipfile.ZipFile(webtext) as z:
-            for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
-                lines = z.read(name).decode("latin-1").splitlines()
-                sets[f"NLTK webtext {Path(name).stem} (forum, chat, ads)"] = \
-                    ["\n".join(lines[i:i + 40]) for i in range(0, len(lines), 40)][:200]
+    for name, texts in webtext_chunks().items():
+        sets[f"NLTK webtext {name} (forum, chat, ads)"] = texts
     return sets
+
+
+def webtext_chunks() -> dict[str, list[str]]:
+    """NLTK's webtext files (forum, ads, overheard dialogue, scripts, reviews) in 40-line chunks,
+    at most 200 a file; empty where ../shared is absent."""
+    webtext = SHARED / "reference-prose/nltk/webtext.zip"
+    if not webtext.is_file():
+        return {}
+    with zipfile.ZipFile(webtext) as z:
+        return {Path(name).stem: ["\n".join(lines[i:i + 40]) for i in range(0, len(lines), 40)][:200]
+                for name in sorted(n for n in z.namelist() if n.endswith(".txt"))
+                for lines in [z.read(name).decode("latin-1").splitlines()]}
 
 
 def main() -> None:

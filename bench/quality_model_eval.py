@@ -35,7 +35,7 @@ import pyarrow as pa
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.perplexity_eval import SHARED, auc, kinds, passages  # noqa: E402
+from bench.perplexity_eval import SHARED, auc, kinds, passages, webtext_chunks  # noqa: E402
 from stages.perplexity import Perplexity, PerplexityConfig  # noqa: E402
 from stages.quality_model import QualityModel, QualityModelConfig  # noqa: E402
 
@@ -58,12 +58,7 @@ def news() -> list[str]:
 
 
 def forum_and_chat() -> dict[str, list[str]]:
-    sets = {}
-    z = _nltk("webtext")
-    if z is not None:
-        for name in sorted(n for n in z.namelist() if n.endswith(".txt")):
-            lines = z.read(name).decode("latin-1").splitlines()
-            sets[f"NLTK webtext {Path(name).stem}"] = ["\n".join(lines[i:i + 40]) for i in range(0, len(lines), 40)][:200]
+    sets = {f"NLTK webtext {name}": chunks for name, chunks in webtext_chunks().items()}
     z = _nltk("nps_chat")
     if z is not None:
         posts = []

@@ -29,9 +29,7 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     # scripts written without spaces: every character is a word (the rewrite only on the texts
     # that hold one: finding them costs a tenth of rewriting every text)
     unspaced = pc.fill_null(pc.match_substring_regex(t, f"[{_UNSPACED}]"), False)
-    if pc.any(unspaced).as_py():
-        t = t.combine_chunks() if isinstance(t, pa.ChunkedArray) else t
-        unspaced = unspaced.combine_chunks() if isinstance(unspaced, pa.ChunkedArray) else unspaced
+    if pc.any(unspaced).as_py():  # t is one array: unicode.normalize combines chunks
         t = pc.replace_with_mask(t, unspaced, pc.replace_substring_regex(t.filter(unspaced), f"([{_UNSPACED}])", " \\1 "))
     # trimmed first: Arrow's split gives an empty word at either end of text that starts or ends
     # with white space (punctuation turned into spaces, often)
