@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = config_from_args(args)
         text = sample(cfg, args.prompt, args.checkpoint)
-        print(f"--- sample from {args.checkpoint or cfg.checkpoint_dir} ---\n{text}")
+        print(f"--- sample from {args.checkpoint or cfg.checkpoint_dir} ---\n{text}\n--- end of sample ---")
     except (ConfigError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
