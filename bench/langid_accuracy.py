@@ -48,16 +48,20 @@ def load(udhr: Path, labels: set[str], snippets: int) -> tuple[list, list]:
     return docs, snips
 
 
-def score(stage: Langid, items: list) -> tuple[float, dict]:
+def score(stage: Langid, items: list) -> tuple[float, dict, dict]:
+    """Accuracy, (correct, n) per confusable group, and (correct, n) per language."""
     lang, _ = stage.predict(pa.array([t for _, t in items], pa.string()))
     gold = [g for g, _ in items]
     ok = [l == g for l, g in zip(lang, gold)]
-    groups = {}
+    groups, per_language = {}, {}
     for name, members in GROUPS.items():
         idx = [i for i, g in enumerate(gold) if g in members]
         if idx:
             groups[name] = (sum(ok[i] for i in idx), len(idx))
-    return sum(ok) / max(len(ok), 1), groups
+    for g, right in zip(gold, ok):
+        r, n = per_language.get(g, (0, 0))
+        per_language[g] = (r + right, n + 1)
+    return sum(ok) / max(len(ok), 1), groups, per_language
 
 
 def main() -> None:
@@ -71,18 +75,20 @@ def main() -> None:
         return
     variants = {"lid.176 top label": LangidConfig(script_check=False, second_opinion="none"),
                 "with script check": LangidConfig(script_check=True, second_opinion="none"),
-                "the stage (script check + Lingua)": LangidConfig()}
+                "+ Lingua inside its languages": LangidConfig(lacking_below=0.0),
+                "the stage (+ languages lid.176 lacks)": LangidConfig()}
     stages = {}
     for name, cfg in variants.items():
         stages[name] = Langid(cfg)
         stages[name].setup()
-    stage = stages["the stage (script check + Lingua)"]
+    stage = stages["the stage (+ languages lid.176 lacks)"]
     label_sets = {"lid.176 knows": {l[9:] for l in stage.model.get_labels()},
                   "Lingua knows (8 of them lid.176 does not)": set(stage.lingua_codes)}
     text = ["# langid accuracy on the UDHR", "",
             "`python bench/langid_accuracy.py`: the UDHR's translations, scored on the languages each model "
             "knows (lid.176 names Wikipedia, Tatoeba and SETimes as its training data; we know of no use of the "
             "UDHR in either model's training, but have not verified Lingua's).", ""]
+    names, below = list(variants), []
     for title, labels in label_sets.items():
         docs, snips = load(udhr, labels, args.snippets)
         text += [f"## {len({g for g, _ in docs})} languages {title}", "",
@@ -94,7 +100,10 @@ def main() -> None:
                                f"/{results['lid.176 top label'][1][g][1]}" for g in results["lid.176 top label"][1])
             text.append(f"| {name} | {len(items):,} | " + " | ".join(f"{100 * results[v][0]:.1f} %" for v in variants)
                         + f" | {groups} |")
+            weak = sorted((r / n, g, r, n) for g, (r, n) in results[names[-1]][2].items() if r / n < 0.5)
+            below.append(f"- {title}, {name}: " + (", ".join(f"{g} {r}/{n}" for _, g, r, n in weak) or "none"))
         text.append("")
+    text += ["Languages the stage gets right in under half their texts:", "", *below, ""]
     (REPO / "bench/LANGID.md").write_text("\n".join(text))
     print("\n".join(text))
 

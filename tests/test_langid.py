@@ -75,3 +75,24 @@ def test_second_opinion_names_languages_lid176_lacks_and_splits_confusable_neigh
     right = {name: sum(p == g for p, g in zip(stage.predict(texts)[0], gold))
              for name, stage in (("lingua", with_lingua), ("lid", lid_only))}
     assert right["lid"] < 0.4 * len(gold) and right["lingua"] >= 0.8 * len(gold), (right, len(gold))
+
+
+def test_lingua_names_languages_lid176_lacks_in_short_texts_only():
+    """lid.176 calls Maori and Ganda Waray, Ilocano or Sundanese, labels outside Lingua's languages;
+    Lingua may replace those only with a language lid.176 lacks, and only in short texts."""
+    from bench.langid_accuracy import load
+    from tests.conftest import needs_shared
+
+    udhr = needs_shared("langid", "udhr")
+    with_rule, without = Langid(LangidConfig()), Langid(LangidConfig(lacking_below=0.0))
+    with_rule.setup()
+    without.setup()
+    docs, snippets = load(udhr, {"mi", "lg"}, 10)
+    texts, gold = pa.array([t for _, t in snippets]), [g for g, _ in snippets]
+    right = [sum(p == g for p, g in zip(stage.predict(texts)[0], gold)) for stage in (with_rule, without)]
+    assert right[0] >= 0.8 * len(gold) and right[1] <= 0.5 * len(gold), (right, len(gold))
+    # whole declarations in languages only lid.176 knows: the rule never touches a long text
+    only_lid = {label[9:] for label in without.model.get_labels()} - set(without.lingua_codes)
+    docs, _ = load(udhr, only_lid, 0)
+    long_texts = pa.array([t for _, t in docs if len(t) > 600])
+    assert (with_rule.predict(long_texts)[0] == without.predict(long_texts)[0]).all()
