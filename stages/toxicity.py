@@ -1,4 +1,4 @@
-"""toxicity: score each document with three offline signals and reject above `max_toxicity`.
+"""toxicity: score each document with four offline signals and reject above `max_toxicity`.
 
 - word lists: LDNOOBW (bundled in data/toxicity/ldnoobw, CC-BY-4.0), the document's language
   (`language` column, else English) plus English; the fraction of words that are listed,
@@ -8,14 +8,21 @@
   bundled), mentions and URLs normalised as in training; `tox_fasttext` = P(toxic).
 - alt-profanity-check, a linear model shipped in its wheel and trained on other comments;
   `tox_profanity` = P(profane).
-Both models are English: on documents whose `language` is another one they score 0 and the
-word lists decide.
-`toxicity_score` combines them as chosen by `bench/toxicity_eval.py` (README "Safety"). Rejected:
-`toxicity`, with every score column.
+- a BiLSTM trained on Jigsaw's Wikipedia talk-page comments (`stages/toxicity_bilstm.py`);
+  `tox_jigsaw` = P(toxic).
+Each model scores up to `windows` (4) windows of 100 words spread over the document, and its
+score is their mean: a comment is one window; a novel's chapter with a curse and a character
+called Dick is not scored as if all its words were one comment.
+The three models are English: on documents whose `language` is another one they score 0 and the
+word lists alone decide (`toxicity_score` = `tox_words`). On English documents `toxicity_score`
+is a logistic regression on the four signals' log-odds that `make toxicity-model` fits on a
+tuning split (`models/toxicity/combiner.json`; README "Safety"); `combine: max` or `mean` are
+the older choices. Rejected: `toxicity`, with every score column.
 """
 from __future__ import annotations
 
 import html
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -30,6 +37,9 @@ from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 REPO = Path(__file__).resolve().parents[1]
 WORDLISTS = REPO / "data/toxicity/ldnoobw"
 MODEL = REPO / "models/toxicity/davidson.bin"
+COMBINER = REPO / "models/toxicity/combiner.json"
+SIGNALS = ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw")
+WINDOW_WORDS = 100
 UNSPACED = {"zh", "ja", "th", "ko"}
 _LIST_NAMES = {"fr": ["fr", "fr-CA-u-sd-caqc"], "nb": ["no"], "nn": ["no"], "tl": ["fil"]}
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -74,6 +84,15 @@ def vocabulary(lang: str) -> tuple[frozenset, tuple[str, ...]]:
     return en_words | words, tuple(sorted(set(en_phrases) | set(phrases)))
 
 
+@lru_cache(maxsize=None)
+def phrase_starts(lang: str) -> dict[str, tuple[str, ...]]:
+    """The language's (and English's) listed phrases by their first word."""
+    by_first: dict[str, list[str]] = {}
+    for phrase in vocabulary(lang)[1]:
+        by_first.setdefault(phrase.split()[0], []).append(phrase)
+    return {k: tuple(v) for k, v in by_first.items()}
+
+
 def flagged_fraction(text: str, lang: str | None) -> float:
     lang = (lang or "en").split("-")[0]
     low = text.lower()
@@ -82,35 +101,81 @@ def flagged_fraction(text: str, lang: str | None) -> float:
         return min(1.0, hits / max(1, len(low) / 2))
     tokens = _WORD.findall(low)
     vocab, all_phrases = vocabulary(lang)
-    hits = sum(1 for t in tokens if t in vocab)
-    if all_phrases:
+    present = set(tokens)
+    hits = sum(1 for t in tokens if t in vocab) if present & vocab else 0
+    # only phrases whose first word occurs can match: one pass over the text per such phrase
+    candidates = [p for first in present & phrase_starts(lang).keys() for p in phrase_starts(lang)[first]]
+    if candidates:
         joined = f" {' '.join(tokens)} "
-        hits += sum(joined.count(f" {p} ") * len(p.split()) for p in all_phrases)
+        hits += sum(joined.count(f" {p} ") * len(p.split()) for p in candidates)
     return min(1.0, hits / max(1, len(tokens)))
 
 
 @dataclass
 class ToxicityConfig:
-    # Documents with toxicity_score above this are rejected (README "Safety" for the choice).
-    max_toxicity: float = 0.9
-    # How the signals combine: "max" of the three, or "mean".
-    combine: str = "max"
+    # Documents with toxicity_score above this are rejected: the lowest cut-off that rejects at most
+    # 0.25 % of the clean reference in tuning (`max_toxicity` in models/toxicity/combiner.json).
+    max_toxicity: float = 0.65
+    # How the signals combine on English documents: "logistic" (the fitted combiner, all four
+    # signals on), "max" of the signals, or their "mean".
+    combine: str = "logistic"
     # Flagged-word fraction that counts as fully toxic (tox_words = fraction / this, capped at 1).
     wordlist_saturation: float = 0.05
     use_fasttext: bool = True
     use_profanity_check: bool = True
+    use_jigsaw: bool = True
+    # The models score up to this many windows of 100 words per document, spread evenly over it;
+    # the mean of a model's window scores is its score (a BiLSTM reads 100 words; a bag-of-words
+    # model on a whole chapter adds up every crude word in it).
+    windows: int = 4
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_toxicity <= 1:
             raise ConfigError(f"max_toxicity: in [0, 1], got {self.max_toxicity}")
-        if self.combine not in ("max", "mean"):
-            raise ConfigError(f"combine: 'max' or 'mean', got {self.combine!r}")
+        if self.combine not in ("logistic", "max", "mean"):
+            raise ConfigError(f"combine: 'logistic', 'max' or 'mean', got {self.combine!r}")
+        if self.combine == "logistic" and not (self.use_fasttext and self.use_profanity_check and self.use_jigsaw):
+            raise ConfigError("combine: 'logistic' was fitted on all four signals; with one turned off use "
+                              "combine: max (or mean)")
         if not 0 < self.wordlist_saturation <= 1:
             raise ConfigError(f"wordlist_saturation: in (0, 1], got {self.wordlist_saturation}")
+        if self.windows < 1:
+            raise ConfigError(f"windows: at least 1, got {self.windows}")
+
+
+def word_windows(text: str, size: int, most: int) -> list[str]:
+    """Up to `most` windows of `size` words, spread evenly over the text (the first and the last
+    included); a text of `size` words or fewer is one window."""
+    words = text.split()
+    n = max(1, -(-len(words) // size))
+    picks = range(n) if n <= most else np.linspace(0, n - 1, most).round().astype(int)
+    return [" ".join(words[j * size:(j + 1) * size]) for j in picks]
+
+
+def log_odds(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
+    return np.log(p / (1 - p))
+
+
+class Combiner:
+    """P(toxic) from the four signals: the logistic regression in combiner.json."""
+
+    def __init__(self, path: Path = COMBINER) -> None:
+        if not path.is_file():
+            raise FileNotFoundError(f"toxicity: {path} is missing: run `make toxicity-model`")
+        spec = json.loads(path.read_text())
+        if tuple(spec["signals"]) != SIGNALS:
+            raise ValueError(f"{path}: fitted on {spec['signals']}, the stage has {SIGNALS}: run `make toxicity-model`")
+        self.coef = np.array(spec["coef"], np.float64)
+        self.intercept = float(spec["intercept"])
+
+    def __call__(self, signals: dict[str, np.ndarray]) -> np.ndarray:
+        z = np.stack([log_odds(signals[name]) for name in SIGNALS], axis=1) @ self.coef + self.intercept
+        return 1 / (1 + np.exp(-z))
 
 
 class Scorers:
-    """The three signals, loaded once per worker."""
+    """The signals, loaded once per worker."""
 
     def __init__(self, cfg: ToxicityConfig) -> None:
         self.cfg = cfg
@@ -126,27 +191,54 @@ class Scorers:
             from profanity_check import predict_prob
 
             self.profanity = predict_prob
+        self.jigsaw = None
+        if cfg.use_jigsaw:
+            from stages.toxicity_bilstm import JigsawBiLSTM
+
+            self.jigsaw = JigsawBiLSTM()
+        self.combiner = Combiner() if cfg.combine == "logistic" else None
 
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
         words = np.array([min(1.0, flagged_fraction(t, l) / self.cfg.wordlist_saturation)
                           for t, l in zip(texts, langs)], dtype=np.float32)
         out = {"tox_words": words}
-        # both models learnt English: other languages are not scored by them (0), the lists speak
+        # the models learnt English: other languages are not scored by them (0), the lists speak
         english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
         en_texts = [texts[i] for i in english]
+        windows, owner = [], []
+        for i, text in enumerate(en_texts):
+            for w in word_windows(text, WINDOW_WORDS, self.cfg.windows):
+                windows.append(w)
+                owner.append(i)
+        owner = np.array(owner, np.int64)
+        per_text = np.bincount(owner, minlength=len(en_texts))
+
+        def mean_over_windows(values: np.ndarray) -> np.ndarray:
+            return np.bincount(owner, weights=values, minlength=len(en_texts)) / np.maximum(per_text, 1)
+
         if self.ft is not None:
             out["tox_fasttext"] = np.zeros(n, np.float32)
-            if en_texts:
-                labels, probs = self.ft.predict([normalize(t) for t in en_texts], k=2)
-                out["tox_fasttext"][english] = np.array(
-                    [dict(zip(l, p)).get("__label__toxic", 0.0) for l, p in zip(labels, probs)]).clip(0, 1)
+            if windows:
+                labels, probs = self.ft.predict([normalize(w) for w in windows], k=2)
+                p = np.array([dict(zip(l, p)).get("__label__toxic", 0.0) for l, p in zip(labels, probs)]).clip(0, 1)
+                out["tox_fasttext"][english] = mean_over_windows(p)
         if self.profanity is not None:
             out["tox_profanity"] = np.zeros(n, np.float32)
-            if en_texts:
-                out["tox_profanity"][english] = self.profanity(en_texts)
-        signals = np.stack(list(out.values()))
-        out["toxicity_score"] = (signals.max(axis=0) if self.cfg.combine == "max" else signals.mean(axis=0)).astype(np.float32)
+            if windows:
+                out["tox_profanity"][english] = mean_over_windows(self.profanity(windows))
+        if self.jigsaw is not None:
+            out["tox_jigsaw"] = np.zeros(n, np.float32)
+            if windows:
+                out["tox_jigsaw"][english] = mean_over_windows(self.jigsaw.score(windows))
+        if self.combiner is not None:
+            combined = words.copy()  # outside English the word lists alone decide
+            if len(english):
+                combined[english] = self.combiner({k: v[english] for k, v in out.items()})
+        else:
+            signals = np.stack(list(out.values()))
+            combined = signals.max(axis=0) if self.cfg.combine == "max" else signals.mean(axis=0)
+        out["toxicity_score"] = combined.astype(np.float32)
         return out
 
 

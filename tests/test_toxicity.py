@@ -1,15 +1,21 @@
-"""toxicity: word lists with word boundaries and languages, the trained classifier on held-out
-tweets, false positives on clean prose, and the stage's columns and rejections."""
+"""toxicity: word lists with word boundaries and languages, the combined score on the test halves
+(tweets, written comments), false positives on clean prose, insults and threats without swear
+words, the Jigsaw BiLSTM port, and the stage's columns and rejections."""
 from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+import json
+import pickle
+
 import stages.toxicity as tox
-from bench.toxicity_eval import clean_texts, prf
-from scripts.build_toxicity_model import load, split
-from stages.toxicity import Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize
+from bench.toxicity_eval import prf, sample_clean
+from pipeline.config import ConfigError
+from scripts.build_toxicity_model import comments, load, raw_text, split, tuning
+from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize
+from stages.toxicity_bilstm import JigsawBiLSTM, _TokenizerUnpickler
 
 
 @pytest.fixture(scope="module")
@@ -33,15 +39,77 @@ def test_tweets_are_normalised_like_the_training_data():
     assert normalize("RT @user123: look &amp; see https://t.co/abc NOW") == "@user : look & see http now"
 
 
-def test_combined_score_on_held_out_tweets_and_clean_prose(scorers):
-    _, held = split(load())
-    tweets, gold = [t for _, t, _ in held], np.array([y for *_, y in held])
-    s = scorers.score(tweets, [None] * len(tweets))
-    p, r, f = prf(s["toxicity_score"] > ToxicityConfig().max_toxicity, gold)
+def test_combined_score_on_the_test_halves_and_clean_prose(scorers):
+    from stages.langid import Langid, LangidConfig
+
+    threshold = ToxicityConfig().max_toxicity
+    _, test = tuning(split(load())[1])
+    raw = raw_text([r for r, *_ in test])
+    s = scorers.score([raw[r] for r, *_ in test], [None] * len(test))
+    p, r, f = prf(s["toxicity_score"] > threshold, np.array([y for *_, y in test]))
     assert p >= 0.95 and r >= 0.9 and f >= 0.95, (p, r, f)
-    clean = clean_texts()
-    c = scorers.score(clean, [None] * len(clean))
-    assert len(clean) > 300 and (c["toxicity_score"] > ToxicityConfig().max_toxicity).mean() <= 0.01
+    _, written = comments()
+    s = scorers.score([t for t, _ in written], ["en"] * len(written))
+    p, r, f = prf(s["toxicity_score"] > threshold, np.array([y for _, y in written]))
+    assert p >= 0.85 and r >= 0.8, (p, r, f)
+    clean = sample_clean()
+    langid = Langid(LangidConfig())
+    langid.setup()
+    c = scorers.score(clean, list(langid.predict(pa.array(clean))[0]))
+    assert len(clean) > 300 and (c["toxicity_score"] > threshold).mean() <= 0.005
+
+
+def test_insults_without_swear_words_are_rejected_and_civil_criticism_kept():
+    """Under the old max of the signals, fastText alone (0.99: Davidson taught it that "your" and
+    "weak" are tweet talk) rejected the civil criticism; the combiner weighs it against the rest."""
+    stage = Toxicity(ToxicityConfig())
+    stage.setup()
+    toxic = ["You are a worthless idiot and everyone on this forum despises you.",
+             "Nobody wants you here, crawl back into your hole and stay there, loser.",
+             "Go die in a fire, nobody will miss you."]
+    civil = ["I think your argument is weak, and the survey you cite does not support it.",
+             "The killer whale hunts seals near the coast in winter.",
+             "This update is terrible: the app crashes every time I open the camera."]
+    batch = pa.table({"id": [str(i) for i in range(6)], "language": ["en"] * 6, "text": toxic + civil})
+    d = stage.process(batch)
+    assert d.reject.to_pylist() == ["toxicity"] * 3 + [None] * 3
+    assert d.table.column("tox_fasttext")[3].as_py() > 0.9
+
+
+def test_a_long_chapter_with_one_rough_line_is_kept(scorers):
+    """Bag-of-words models on a whole chapter add up every crude word; each model scores windows
+    of 100 words and their mean counts, so one rough line does not make the chapter toxic."""
+    chapter = sample_clean()[0]
+    rough = chapter[:3000] + "\n\"Damn you, you stupid old fool!\" he shouted.\n" + chapter[3000:]
+    assert len(rough.split()) > 500
+    s = scorers.score([rough, "Damn you, you stupid old fool!"], ["en", "en"])
+    assert s["toxicity_score"][0] < ToxicityConfig().max_toxicity < s["toxicity_score"][1]
+
+
+def test_jigsaw_bilstm_reads_like_the_original():
+    model = JigsawBiLSTM()
+    # Keras' tokenizer: lower case, punctuation to spaces, unknown words dropped, last 100 kept
+    assert model.ids("The THE, the!") == [1, 1, 1]
+    assert model.ids("qwzxv") == []
+    assert len(model.ids("the " * 150)) == 100
+    p = model.score(["You are so dumb and stupid!", "Thank you for the references, I added them to the article.", ""])
+    assert p[0] > 0.9 and p[1] < 0.05 and 0 <= p[2] <= 1
+
+
+def test_tokenizer_unpickler_refuses_code(tmp_path):
+    import io
+    import os
+
+    payload = pickle.dumps(os.getcwd)
+    with pytest.raises(pickle.UnpicklingError, match="unexpected class"):
+        _TokenizerUnpickler(io.BytesIO(payload)).load()
+
+
+def test_default_threshold_is_the_fitted_one_and_logistic_needs_every_signal():
+    assert json.loads(COMBINER.read_text())["max_toxicity"] == ToxicityConfig().max_toxicity
+    with pytest.raises(ConfigError, match="combine: max"):
+        ToxicityConfig(use_jigsaw=False)
+    assert ToxicityConfig(use_jigsaw=False, combine="max").combine == "max"
 
 
 def test_stage_adds_every_score_and_rejects_toxic_text():
@@ -53,10 +121,13 @@ def test_stage_adds_every_score_and_rejects_toxic_text():
         "Halt die Fresse, du Hurensohn, du dummes Arschloch."]})
     d = stage.process(batch)
     assert d.reject.to_pylist() == [None, "toxicity", "toxicity"]
-    for col in ("tox_words", "tox_fasttext", "tox_profanity", "toxicity_score"):
+    for col in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "toxicity_score"):
         values = d.table.column(col).to_pylist()
         assert all(0 <= v <= 1 for v in values), col
     assert d.table.column("toxicity_score")[0].as_py() < 0.5
+    # German: the English models do not score it; the word lists alone decide
+    assert d.table.column("tox_jigsaw")[2].as_py() == 0
+    assert d.table.column("toxicity_score")[2].as_py() == d.table.column("tox_words")[2].as_py()
 
 
 def test_missing_model_names_the_make_target(monkeypatch, tmp_path):
