@@ -149,8 +149,12 @@ def main() -> None:
     text = "\n".join([
         "# bench/perplexity_eval.py results", "",
         f"{datetime.date.today()} · model {meta['source']} ({meta['train_documents']:,} training documents), "
-        f"bucket cut-offs {meta['cutoffs']['head']:.0f} (p{meta['cutoffs']['head_percentile']}) and "
-        f"{meta['cutoffs']['tail']:.0f} (p{meta['cutoffs']['tail_percentile']}) of held-out reference documents ({meta['held_out']}). Rerun: `python bench/perplexity_eval.py` ({time.time() - t0:.0f} s).", "",
+        f"scoring: {meta['scoring']}; bucket cut-offs: head up to {meta['cutoffs']['head']:.0f} "
+        f"(p{meta['cutoffs']['head_percentile']} of held-out reference documents), tail above "
+        f"{meta['cutoffs']['tail']:.0f} (p{meta['cutoffs']['tail_percentile']} of the least fluent held-out kind, "
+        f"{meta['cutoffs']['tail_from']}) or over {100 * meta['cutoffs']['oov_tail']:.1f} % unknown words "
+        f"(p{meta['cutoffs']['oov_percentile']} of {meta['cutoffs']['oov_tail_from']}); held out: {meta['held_out']}. "
+        f"Rerun: `python bench/perplexity_eval.py` ({time.time() - t0:.0f} s).", "",
         "| contrast | passages | AUC | median perplexity |", "|---|---:|---:|---:|", *rows, "",
         "| text | documents | median perplexity | head | middle | tail |", "|---|---:|---:|---:|---:|---:|", *kind_rows, ""])
     Path(args.out).write_text(text)

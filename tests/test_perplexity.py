@@ -75,3 +75,41 @@ def test_stage_scores_english_only_and_filters_by_bucket_and_limit(tmp_path):
         else:
             assert r["reject_reason"] is None
     assert run.stats.docs_in == run.stats.kept + run.stats.rejected_total
+
+
+@needs_model
+def test_unknown_words_are_left_out_of_perplexity_and_too_many_make_the_tail():
+    stage = Perplexity(PerplexityConfig(models_dir=str(MODEL.parent)))
+    stage.setup()
+    known = "The river runs through the old town and past the church before it reaches the sea."
+    named = "The Wharfedale runs through Otley and past Ilkley church before it reaches the Ouse."
+    junk = "qzvx wplk trmb xxqj vbnm zzkp qwrt plmn the xkcd jjfw."
+    t = stage.process(pa.table({"text": [known, named, junk]})).table
+    oov = t["oov_share"].to_pylist()
+    assert oov[0] == 0 and 0 < oov[1] < 0.3 and oov[2] > 0.5
+    # names the model never saw cost nothing in themselves: the sentence stays among clean text
+    assert t["ppl_bucket"].to_pylist()[1] in ("head", "middle")
+    assert t["ppl_bucket"].to_pylist()[2] == "tail"  # mostly unknown words: tail whatever the rest scores
+
+
+@needs_model
+def test_default_config_keeps_wikipedia_and_drops_forum_text():
+    """The default pipeline drops the tail: most encyclopaedia articles stay, forum spam goes."""
+    from bench.perplexity_eval import kinds
+    from pipeline.config import load_config
+    from tests.conftest import needs_shared
+
+    needs_shared("reference-prose", "nltk")
+    cfg = next(s for s in load_config(REPO / "configs/default.yaml").stages if s.name == "perplexity")
+    assert set(cfg.config.keep_buckets) == {"head", "middle"}
+    stage = Perplexity(PerplexityConfig(models_dir=str(MODEL.parent)))
+    stage.setup()
+    sets = kinds()
+
+    def tail_share(name: str) -> float:
+        buckets = stage.process(pa.table({"text": sets[name]})).table["ppl_bucket"].to_pylist()
+        return float(np.mean([b == "tail" for b in buckets]))
+
+    assert tail_share("Wikipedia (sample WikiText-2 test articles)") < 0.4
+    assert tail_share("Python documentation (the sample's pages)") < 0.1
+    assert tail_share("NLTK webtext firefox (forum, chat, ads)") > 0.9
