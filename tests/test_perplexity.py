@@ -93,23 +93,24 @@ def test_unknown_words_are_left_out_of_perplexity_and_too_many_make_the_tail():
 
 
 @needs_model
-def test_default_config_keeps_wikipedia_and_drops_forum_text():
-    """The default pipeline drops the tail: most encyclopaedia articles stay, forum spam goes."""
+def test_default_config_keeps_clean_text_of_every_kind_and_drops_forum_spam():
+    """The default config rejects above max_perplexity: forum spam goes, while Wikipedia,
+    documentation and news (a kind the reference lacks: two thirds of it is tail) stay."""
     from bench.perplexity_eval import kinds
+    from bench.quality_model_eval import news
     from pipeline.config import load_config
     from tests.conftest import needs_shared
 
     needs_shared("reference-prose", "nltk")
-    cfg = next(s for s in load_config(REPO / "configs/default.yaml").stages if s.name == "perplexity")
-    assert set(cfg.config.keep_buckets) == {"head", "middle"}
-    stage = Perplexity(PerplexityConfig(models_dir=str(MODEL.parent)))
+    cfg = next(s for s in load_config(REPO / "configs/default.yaml").stages if s.name == "perplexity").config
+    stage = Perplexity(cfg)
     stage.setup()
-    sets = kinds()
+    sets = {**kinds(), "news": news()}
 
-    def tail_share(name: str) -> float:
-        buckets = stage.process(pa.table({"text": sets[name]})).table["ppl_bucket"].to_pylist()
-        return float(np.mean([b == "tail" for b in buckets]))
+    def rejected(name: str) -> float:
+        return float(np.mean([r is not None for r in stage.process(pa.table({"text": sets[name]})).reject.to_pylist()]))
 
-    assert tail_share("Wikipedia (sample WikiText-2 test articles)") < 0.4
-    assert tail_share("Python documentation (the sample's pages)") < 0.1
-    assert tail_share("NLTK webtext firefox (forum, chat, ads)") > 0.9
+    assert rejected("Wikipedia (sample WikiText-2 test articles)") <= 0.05
+    assert rejected("Python documentation (the sample's pages)") == 0
+    assert len(sets["news"]) > 200 and rejected("news") <= 0.05
+    assert rejected("NLTK webtext firefox (forum, chat, ads)") >= 0.9
