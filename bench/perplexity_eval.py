@@ -37,11 +37,11 @@ PASSAGES_PER_BOOK = 12
 
 
 def auc(negative: np.ndarray, positive: np.ndarray) -> float:
-    """P(a random positive scores above a random negative): here, corrupted above clean."""
-    scores = np.concatenate([negative, positive])
-    ranks = scores.argsort().argsort() + 1.0
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """P(a random positive scores above a random negative), ties counting half."""
+    from sklearn.metrics import roc_auc_score
+
+    labels = np.concatenate([np.zeros(len(negative)), np.ones(len(positive))])
+    return float(roc_auc_score(labels, np.concatenate([negative, positive])))
 
 
 def passages(rng: random.Random) -> list[str]:

@@ -122,13 +122,6 @@ def examples() -> list[tuple[str, str, str]]:
     return out
 
 
-def auc(negative: np.ndarray, positive: np.ndarray) -> float:
-    scores = np.concatenate([negative, positive])
-    ranks = scores.argsort(kind="stable").argsort(kind="stable") + 1.0
-    n_pos, n_neg = len(positive), len(negative)
-    return float((ranks[n_neg:].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -158,6 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.with_suffix(".tmp")
     model.save_model(str(tmp))
 
+    from sklearn.metrics import roc_auc_score
+
     score = positive_probability(model, [line for *_, line in held])
     is_pos = np.array([label == POSITIVE for _, label, _ in held])
     kinds = {"reference": is_pos, "tweets": np.array([i.startswith("tweets/") for i, *_ in held])}
@@ -166,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": out.name,
         "train_examples": {"hq": sum(l == POSITIVE for l, _ in train), "lq": sum(l == NEGATIVE for l, _ in train)},
         "tuning_split": "1 in 10 examples by hash of the document id; same sources as training (a tuning figure)",
-        "tuning_auc": round(auc(score[~is_pos], score[is_pos]), 4),
+        "tuning_auc": round(float(roc_auc_score(is_pos, score)), 4),
         "tuning_accuracy_at_0.5": {k: round(float(np.mean((score[m] >= 0.5) == is_pos[m])), 4)
                                    for k, m in kinds.items()},
         "tuning_examples": {k: int(m.sum()) for k, m in kinds.items()},
