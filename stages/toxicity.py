@@ -12,7 +12,8 @@
   `tox_jigsaw` = P(toxic).
 Each model scores up to `windows` (4) windows of 100 words spread over the document, and its
 score is their mean: a comment is one window; a novel's chapter with a curse and a character
-called Dick is not scored as if all its words were one comment.
+called Dick is not scored as if all its words were one comment. The word lists count over the
+same windows.
 The three models are English: on documents whose `language` is another one they score 0 and the
 word lists alone decide (`toxicity_score` = `tox_words`). On English documents `toxicity_score`
 is a logistic regression on the four signals' log-odds that `make toxicity-model` fits on a
@@ -115,7 +116,7 @@ def flagged_fraction(text: str, lang: str | None) -> float:
 class ToxicityConfig:
     # Documents with toxicity_score above this are rejected: the lowest cut-off that rejects at most
     # 0.25 % of the clean reference in tuning (`max_toxicity` in models/toxicity/combiner.json).
-    max_toxicity: float = 0.65
+    max_toxicity: float = 0.7
     # How the signals combine on English documents: "logistic" (the fitted combiner, all four
     # signals on), "max" of the signals, or their "mean".
     combine: str = "logistic"
@@ -127,7 +128,7 @@ class ToxicityConfig:
     # The models score up to this many windows of 100 words per document, spread evenly over it;
     # the mean of a model's window scores is its score (a BiLSTM reads 100 words; a bag-of-words
     # model on a whole chapter adds up every crude word in it).
-    windows: int = 4
+    windows: int = 3
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_toxicity <= 1:
@@ -200,22 +201,19 @@ class Scorers:
 
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
-        words = np.array([min(1.0, flagged_fraction(t, l) / self.cfg.wordlist_saturation)
-                          for t, l in zip(texts, langs)], dtype=np.float32)
+        by_text = [word_windows(t, WINDOW_WORDS, self.cfg.windows) for t in texts]
+        # the word lists read the same windows as the models: a fraction of at most 400 words
+        words = np.array([min(1.0, flagged_fraction(" ".join(w), l) / self.cfg.wordlist_saturation)
+                          for w, l in zip(by_text, langs)], dtype=np.float32)
         out = {"tox_words": words}
         # the models learnt English: other languages are not scored by them (0), the lists speak
         english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
-        en_texts = [texts[i] for i in english]
-        windows, owner = [], []
-        for i, text in enumerate(en_texts):
-            for w in word_windows(text, WINDOW_WORDS, self.cfg.windows):
-                windows.append(w)
-                owner.append(i)
-        owner = np.array(owner, np.int64)
-        per_text = np.bincount(owner, minlength=len(en_texts))
+        windows = [w for i in english for w in by_text[i]]
+        owner = np.repeat(np.arange(len(english)), [len(by_text[i]) for i in english])
+        per_text = np.bincount(owner, minlength=len(english))
 
         def mean_over_windows(values: np.ndarray) -> np.ndarray:
-            return np.bincount(owner, weights=values, minlength=len(en_texts)) / np.maximum(per_text, 1)
+            return np.bincount(owner, weights=values, minlength=len(english)) / np.maximum(per_text, 1)
 
         if self.ft is not None:
             out["tox_fasttext"] = np.zeros(n, np.float32)
