@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.bench_io import CORPUS, SHARED  # noqa: E402
 from pipeline.config import load_config, parse_config  # noqa: E402
-from pipeline.runner import run_pipeline  # noqa: E402
+from pipeline.runner import run_pipeline, stage_dirname  # noqa: E402
 
 
 def _rows(directory: Path, columns: list[str]) -> list[dict]:
@@ -60,16 +60,19 @@ def sample(work: Path) -> list[str]:
         cfg.input = [dataclasses.replace(i, path=str(REPO / i.path)) for i in cfg.input]
         run_pipeline(cfg)
         out = Path(cfg.output)
-        counts[on] = {stage: Counter(r["source"] for r in _rows(out / stage / "kept", ["source"]))
-                      for stage in ("04-langid", "05-quality", "12-pii")}
-        counts[on]["joined"] = Counter(r["source"] for r in _rows(out / "02-normalize/kept", ["source", "normalize_lines_joined"])
+        # by name: a stage's directory number moves when a stage is added in front of it
+        names = [entry.name for entry in cfg.stages]
+        dirs = {name: out / stage_dirname(names.index(name), name) for name in ("normalize", "langid", "quality", "pii")}
+        counts[on] = {name: Counter(r["source"] for r in _rows(dirs[name] / "kept", ["source"]))
+                      for name in ("langid", "quality", "pii")}
+        counts[on]["joined"] = Counter(r["source"] for r in _rows(dirs["normalize"] / "kept", ["source", "normalize_lines_joined"])
                                        if r["normalize_lines_joined"]) if on else Counter()
     lines = ["| source | documents after langid | kept by quality, re-flow off | on | reach mix, off | on | documents re-flowed |",
              "|---|---:|---:|---:|---:|---:|---:|"]
-    for source in sorted(counts[True]["04-langid"]):
-        n = counts[True]["04-langid"][source]
-        lines.append(f"| {source} | {n} | {counts[False]['05-quality'][source]} | **{counts[True]['05-quality'][source]}** "
-                     f"| {counts[False]['12-pii'][source]} | **{counts[True]['12-pii'][source]}** | {counts[True]['joined'][source]} |")
+    for source in sorted(counts[True]["langid"]):
+        n = counts[True]["langid"][source]
+        lines.append(f"| {source} | {n} | {counts[False]['quality'][source]} | **{counts[True]['quality'][source]}** "
+                     f"| {counts[False]['pii'][source]} | **{counts[True]['pii'][source]}** | {counts[True]['joined'][source]} |")
     return lines
 
 

@@ -19,7 +19,7 @@ from pipeline.storage import Loc
 
 # Score columns summarised wherever a stage wrote them (Dolma-style: scores kept on every row);
 # so are count columns (`pii_*`, `*_count`).
-SCORE_COLUMNS = ("language_score", "quality_score", "perplexity", "toxicity_score", "dup_cluster_size", "repeats")
+SCORE_COLUMNS = ("language_score", "quality_score", "perplexity", "oov_share", "toxicity_score", "dup_cluster_size", "repeats")
 SAMPLES_PER_REASON = 3
 EXCERPT = 400
 
