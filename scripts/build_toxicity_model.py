@@ -72,8 +72,6 @@ def fit_combiner() -> dict:
     """The logistic regression over the four signals' log-odds, on the tuning split."""
     from sklearn.linear_model import LogisticRegression
 
-    from scripts.build_quality_model import reference
-    from scripts.build_reference import chunks
     from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, log_odds
 
     scorers = Scorers(ToxicityConfig(combine="max"))
@@ -84,18 +82,18 @@ def fit_combiner() -> dict:
     parts = {"tweets": ([raw_tweets[r] for r, *_ in tweets], [y for *_, y in tweets], 1.0),
              "reference": (reference_chunks(), None, 1.0),
              "comments": ([t for t, _ in comment_tune], [y for _, y in comment_tune], COMMENT_WEIGHT)}
-    X, y, w = [], [], []
-    for texts, labels, weight in parts.values():
+    features, y, w = {}, [], []
+    for name, (texts, labels, weight) in parts.items():
         s = scorers.score(texts, [None] * len(texts))
-        X.append(np.stack([log_odds(s[name]) for name in SIGNALS], axis=1))
+        features[name] = np.stack([log_odds(s[signal]) for signal in SIGNALS], axis=1)
         y.append(np.array(labels if labels is not None else [False] * len(texts), bool))
         w.append(np.full(len(texts), weight))
-    X, y, w = np.vstack(X), np.concatenate(y), np.concatenate(w)
+    X, y, w = np.vstack(list(features.values())), np.concatenate(y), np.concatenate(w)
     w = w * np.where(y, 0.5 / w[y].sum(), 0.5 / w[~y].sum()) * len(y)  # both classes weigh the same
     lr = LogisticRegression(C=1.0, max_iter=2000).fit(X, y, sample_weight=w)
     # the default threshold: the lowest that rejects at most 0.25 % of the clean reference
     # pieces (half the 0.5 % budget for clean prose, leaving room for text it never saw)
-    prose = lr.predict_proba(X[len(parts["tweets"][0]):len(parts["tweets"][0]) + len(parts["reference"][0])])[:, 1]
+    prose = lr.predict_proba(features["reference"])[:, 1]
     threshold = next(t for t in np.round(np.arange(0.5, 0.96, 0.05), 2) if (prose > t).mean() <= 0.0025)
     spec = {"signals": list(SIGNALS), "features": "log-odds of each signal, clipped to [1e-4, 1 - 1e-4]",
             "coef": [round(float(c), 6) for c in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),

@@ -10,7 +10,7 @@
   `tox_profanity` = P(profane).
 - a BiLSTM trained on Jigsaw's Wikipedia talk-page comments (`stages/toxicity_bilstm.py`);
   `tox_jigsaw` = P(toxic).
-Each model scores up to `windows` (4) windows of 100 words spread over the document, and its
+Each model scores up to `windows` (3) windows of 100 words spread over the document, and its
 score is their mean: a comment is one window; a novel's chapter with a curse and a character
 called Dick is not scored as if all its words were one comment. The word lists count over the
 same windows.
@@ -101,11 +101,11 @@ def flagged_fraction(text: str, lang: str | None) -> float:
         hits = sum(low.count(w) for w in wordlist(lang)[0])
         return min(1.0, hits / max(1, len(low) / 2))
     tokens = _WORD.findall(low)
-    vocab, all_phrases = vocabulary(lang)
+    vocab, starts = vocabulary(lang)[0], phrase_starts(lang)
     present = set(tokens)
     hits = sum(1 for t in tokens if t in vocab) if present & vocab else 0
     # only phrases whose first word occurs can match: one pass over the text per such phrase
-    candidates = [p for first in present & phrase_starts(lang).keys() for p in phrase_starts(lang)[first]]
+    candidates = [p for first in present & starts.keys() for p in starts[first]]
     if candidates:
         joined = f" {' '.join(tokens)} "
         hits += sum(joined.count(f" {p} ") * len(p.split()) for p in candidates)
@@ -202,7 +202,7 @@ class Scorers:
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
         by_text = [word_windows(t, WINDOW_WORDS, self.cfg.windows) for t in texts]
-        # the word lists read the same windows as the models: a fraction of at most 400 words
+        # the word lists read the same windows as the models: a fraction of at most 300 words
         words = np.array([min(1.0, flagged_fraction(" ".join(w), l) / self.cfg.wordlist_saturation)
                           for w, l in zip(by_text, langs)], dtype=np.float32)
         out = {"tox_words": words}
