@@ -49,8 +49,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="input files, directories or URIs (s3://bucket/prefix), replacing the config's `input`")
     r.add_argument("--workers", type=int, help="Ray workers per stage (default: one per CPU)")
     r.add_argument("--executor", choices=["auto", "ray", "inline"],
-                   help="where stages run (default: the config's `executor`; auto = in this process below "
-                        "4 MiB of stage input without RAY_ADDRESS, else Ray)")
+                   help="where stages run (default: the config's `executor`; auto = in this process (threads "
+                        "for Arrow-bound stages) below 4 MiB of stage input or where it beats Ray's start-up, "
+                        "without RAY_ADDRESS; else Ray)")
     r.add_argument("--inline", action="store_true", help="the same as --executor inline")
 
     s = sub.add_parser("stage", parents=[common], help="run one stage alone on JSONL/Parquet/text input",
@@ -66,7 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int)
     s.add_argument("--seed", type=int, default=1234)
     s.add_argument("--executor", choices=["auto", "ray", "inline"], default="auto",
-                   help="auto (default): in this process below 4 MiB of stage input without RAY_ADDRESS, else Ray")
+                   help="auto (default): in this process (threads for Arrow-bound stages) below 4 MiB of stage "
+                        "input or where it beats Ray's start-up, without RAY_ADDRESS; else Ray")
     s.add_argument("--inline", action="store_true", help="the same as --executor inline")
 
     t = sub.add_parser("stats", parents=[common], help="per-stage table: documents in / kept / rejected, bytes, time")

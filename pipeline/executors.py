@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import queue
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -33,28 +35,61 @@ def _call(stage, method: str, args: tuple) -> Any:
 
 
 class InlinePool:
-    def __init__(self, stage) -> None:
-        self.stage = stage
+    """Calls in this process: in order on one stage, or on `len(stages)` threads, one stage
+    object each (a stage need not be thread-safe; its kernels must release the GIL to gain)."""
+
+    def __init__(self, stages: list) -> None:
+        self.stages = stages
 
     def imap_unordered(self, method: str, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
-        for i, args in enumerate(calls):
-            yield i, _call(self.stage, method, args)
+        if len(self.stages) == 1 or len(calls) <= 1:
+            for i, args in enumerate(calls):
+                yield i, _call(self.stages[0], method, args)
+            return
+        free = queue.SimpleQueue()
+        for stage in self.stages:
+            free.put(stage)
+
+        def one(i: int, args: tuple) -> tuple[int, Any]:
+            stage = free.get()
+            try:
+                return i, _call(stage, method, args)
+            finally:
+                free.put(stage)
+
+        with ThreadPoolExecutor(len(self.stages), thread_name_prefix="curate-unit") as ex:
+            futures = [ex.submit(one, i, args) for i, args in enumerate(calls)]
+            try:
+                for f in as_completed(futures):
+                    yield f.result()
+            finally:
+                for f in futures:
+                    f.cancel()
 
     def map(self, method: str, calls: list[tuple]) -> list[Any]:
-        return [r for _, r in self.imap_unordered(method, calls)]
+        out: list[Any] = [None] * len(calls)
+        for i, r in self.imap_unordered(method, calls):
+            out[i] = r
+        return out
 
 
 class InlineExecutor:
-    """Runs everything in this process, in order: for debugging and tiny inputs."""
+    """Runs everything in this process: for debugging, small inputs, and stages whose work is
+    Arrow and numpy kernels (`Resources.threads`), which run on one thread per worker."""
 
     name = "inline"
 
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+
     def workers_for(self, resources, requested: int | None, units: int) -> int:
-        return 1
+        if not getattr(resources, "threads", False):
+            return 1
+        return max(1, min(requested or self.workers, units))
 
     @contextmanager
     def pool(self, stage_name: str, config: Any, seed: int, workers: int, resources) -> Iterator[InlinePool]:
-        yield InlinePool(build_stage(stage_name, config, seed))
+        yield InlinePool([build_stage(stage_name, config, seed) for _ in range(max(1, workers))])
 
     def shutdown(self) -> None:
         pass
@@ -164,5 +199,5 @@ class RayExecutor:
 
 def make_executor(kind: str, num_cpus: int | None = None) -> Any:
     if kind == "inline":
-        return InlineExecutor()
+        return InlineExecutor(num_cpus)
     return RayExecutor(num_cpus=num_cpus)

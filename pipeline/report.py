@@ -13,7 +13,8 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from pipeline.parts import read_schema, read_table
+from pipeline.manifest import read_success
+from pipeline.parts import part_source, read_schema, read_table
 from pipeline.stats import StageStats, format_table
 from pipeline.storage import Loc
 
@@ -64,6 +65,10 @@ def collect(out: "str | Loc", stages: list[tuple[str, StageStats]]) -> dict:
     last = out / stages[-1][0]
     final = (last / "shards").glob("train-*.parquet") or (last / "kept").glob("*.parquet")
     data["final"] = {"from": final[0].parent.relative_to(out) if final else None, "columns": {}}
+    if not final:  # `read` alone, its input files listed in place
+        kept = (read_success(last) or {}).get("files", {}).get("kept", [])
+        final = [part_source(last, f) for f in kept if f.get("in_place")]
+        data["final"]["from"] = "input files, read in place" if final else None
     schemas = {f: set(read_schema(f).names) for f in final}
     names = set().union(*schemas.values())
     counts = sorted(n for n in names if n.startswith("pii_") or n.endswith("_count"))

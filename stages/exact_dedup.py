@@ -30,7 +30,7 @@ class ExactDedupConfig:
 @register
 class ExactDedup(KeyedDedup):
     name = "exact_dedup"
-    resources = Resources(mb_per_s=15)  # one core, bench/bench_whole.py's corpus
+    resources = Resources(mb_per_s=15, threads=True)  # one core, bench/bench_whole.py's corpus
     Config = ExactDedupConfig
     reason = "exact_duplicate"
     columns = ["text"]

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.hashing import hash128
-from pipeline.parts import parquet_file
+from pipeline.parts import record_batches
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids,
                               read_bucket, sort_table, write_buckets)
@@ -45,7 +45,7 @@ class KeyedDedup(GlobalStage):
 
     def emit_keys(self, part: int, path: str, work: str, buckets: int) -> int:
         pieces, start = [], 0
-        for batch in parquet_file(path).iter_batches(batch_size=8192, columns=sorted({"id", "text", *self.columns})):
+        for batch in record_batches(path, 8192, sorted({"id", "text", *self.columns})):
             table = pa.Table.from_batches([batch])
             hi, lo, valid = hash128(self.keys(table))
             gids = make_gids(part, start, table.num_rows)

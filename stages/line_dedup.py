@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
-from pipeline.parts import parquet_file
+from pipeline.parts import record_batches
 from pipeline.shuffle import bucket_of, column_u64, group_bounds, read_bucket, write_buckets
 from pipeline.stage import Decisions, GlobalContext, GlobalStage, Resources, first_reason, register
 from pipeline.storage import Loc, load_array, save_array
@@ -69,7 +69,7 @@ def split_lines(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray,
 @register
 class LineDedup(GlobalStage):
     name = "line_dedup"
-    resources = Resources(mb_per_s=6)  # one core, bench/bench_whole.py's corpus
+    resources = Resources(mb_per_s=6, threads=True)  # one core, bench/bench_whole.py's corpus
     Config = LineDedupConfig
 
     def __init__(self, config: LineDedupConfig, *, seed: int = 0) -> None:
@@ -85,7 +85,7 @@ class LineDedup(GlobalStage):
 
     def emit_pairs(self, part: int, path: str, work: str, buckets: int) -> int:
         pieces = []
-        for batch in parquet_file(path).iter_batches(batch_size=8192, columns=["text"]):
+        for batch in record_batches(path, 8192, ["text"]):
             text = batch.column(0)
             _, offsets, hashes, blank = split_lines(text)
             doc = np.repeat(hash64(text), np.diff(offsets))

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
-from pipeline.parts import parquet_file
+from pipeline.parts import record_batches
 from pipeline.schema import REJECT_REASON
 from pipeline.shuffle import (bucket_of, column_u64, gid_part, gid_row, group_bounds, make_gids, mix64,
                               read_bucket, sort_table, write_buckets)
@@ -152,7 +152,7 @@ def _set_digest(u: np.ndarray, v: np.ndarray) -> int:
 @register
 class MinhashDedup(GlobalStage):
     name = "minhash_dedup"
-    resources = Resources(mb_per_s=4.5)  # one core, bench/bench_whole.py's corpus
+    resources = Resources(mb_per_s=4.5, threads=True)  # one core, bench/bench_whole.py's corpus
     Config = MinhashConfig
     decision_columns = {"duplicate_of": (pa.string(), None), "dup_cluster_size": (pa.int64(), 1)}
 
@@ -202,7 +202,7 @@ class MinhashDedup(GlobalStage):
     def sign_part(self, part: int, path: str, work: str, buckets: int) -> int:
         cfg = self.config
         start, sig_tables, band_tables = 0, [], []
-        for batch in parquet_file(path).iter_batches(batch_size=4096, columns=["id", "text"]):
+        for batch in record_batches(path, 4096, ["id", "text"]):
             n = batch.num_rows
             word_hash, offsets = words(batch.column("text"))
             h32, sh_offsets = shingles(word_hash, offsets, cfg.ngram)

@@ -19,7 +19,7 @@ from stages.keyed_dedup import KeyedDedup
 @register
 class UniqueIds(KeyedDedup):
     name = "unique_ids"
-    resources = Resources(mb_per_s=40)  # one core, bench/bench_whole.py's corpus
+    resources = Resources(mb_per_s=40, threads=True)  # one core, bench/bench_whole.py's corpus
     Config = NoOptions
     reason = "duplicate_id"
     columns = ["id"]

@@ -55,7 +55,7 @@ class UrlDedupConfig:
 @register
 class UrlDedup(KeyedDedup):
     name = "url_dedup"
-    resources = Resources(mb_per_s=30)  # one core, bench/bench_whole.py's corpus
+    resources = Resources(mb_per_s=30, threads=True)  # one core, bench/bench_whole.py's corpus
     Config = UrlDedupConfig
     reason = "url_duplicate"
     columns = ["url", "text"]

@@ -91,7 +91,11 @@ def test_auto_executor_picks_by_the_stage_input_size(monkeypatch):
     two = runner._LazyExecutor(runner.PipelineConfig(executor="auto", workers=2), None)
     assert two.get(100_000_000, stage_class("url_dedup").resources).name == "inline"
     assert two.get(100_000_000, stage_class("langid").resources).name == "ray"
-    assert two.get(100_000_000, stage_class("url_dedup").resources).name == "ray"
+    # threads in this process (url_dedup) beat Ray's actors on 100 MB, not on 1 GB; a stage
+    # without threads (normalize, ~5 MB/s) is worth the actors on 100 MB
+    assert two.get(100_000_000, stage_class("url_dedup").resources).name == "inline"
+    assert two.get(1_000_000_000, stage_class("url_dedup").resources).name == "ray"
+    assert two.get(100_000_000, stage_class("normalize").resources).name == "ray"
     assert runner._LazyExecutor(runner.PipelineConfig(executor="auto", workers=1), None).get(
         100_000_000, Resources(mb_per_s=0.1)).name == "inline"  # one worker: Ray cannot share the work
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster is always used when there is one
