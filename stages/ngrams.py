@@ -56,15 +56,25 @@ def ngram_hashes(word_hash: np.ndarray, offsets: np.ndarray, n: int, short_docs:
     starts = offsets[:-1]
     per_doc = np.where(counts >= n, counts - n + 1, np.minimum(counts, 1) if short_docs else 0)
     total = int(per_doc.sum())
-    first = np.repeat(starts, per_doc)
-    pos = first + (np.arange(total) - np.repeat(np.cumsum(per_doc) - per_doc, per_doc))
-    end = np.repeat(starts + counts, per_doc)
+    width = len(word_hash)
     padded = np.concatenate([word_hash, np.zeros(n, np.uint64)])
-    h = np.zeros(total, np.uint64)
+    # every window of n words of the flat array, across documents too, by slices (no gathers:
+    # 4-6x faster); the windows that start and end inside one document are then picked
+    full = np.zeros(width, np.uint64)
     with np.errstate(over="ignore"):
         for k in range(n):
-            term = padded[pos + k] * SHINGLE_MULT[k % len(SHINGLE_MULT)] + np.uint64(k + 1)
-            h += np.where(pos + k < end, term, np.uint64(0))
+            full += padded[k:k + width] * SHINGLE_MULT[k % len(SHINGLE_MULT)] + np.uint64(k + 1)
+    first_out = np.cumsum(per_doc) - per_doc
+    pos = np.repeat(starts, per_doc) + (np.arange(total) - np.repeat(first_out, per_doc))
+    h = full[pos]
+    short = np.flatnonzero((counts < n) & (per_doc > 0))
+    if len(short):  # fewer than n words: one n-gram of the words there are
+        partial = np.zeros(len(short), np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(n):
+                term = padded[starts[short] + k] * SHINGLE_MULT[k % len(SHINGLE_MULT)] + np.uint64(k + 1)
+                partial += np.where(k < counts[short], term, np.uint64(0))
+        h[first_out[short]] = partial
     return mix64(h), np.concatenate([[0], np.cumsum(per_doc)])
 
 
