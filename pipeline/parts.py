@@ -84,14 +84,11 @@ def part_source(stage_dir: Loc, entry: dict) -> "str | InPlacePart":
     return part
 
 
-def _file_columns(part: InPlacePart, columns: list[str] | None) -> list[str] | None:
+def _file_columns(part: InPlacePart, names: list[str], columns: list[str] | None) -> list[str] | None:
+    """Of `columns`, those to read from the file (with column `names`); the rest are made."""
     if columns is None:
         return None
-    names = set(parquet_file(part.path).schema_arrow.names)
-    wanted = [c for c in columns if c in names]
-    if part.id_prefix is not None and "id" in wanted:
-        wanted.remove("id")
-    return wanted
+    return [c for c in columns if c in names and not (c == "id" and part.id_prefix is not None)]
 
 
 def _complete(batch: pa.Table, part: InPlacePart, first_row: int, columns: list[str] | None) -> pa.Table:
@@ -117,7 +114,7 @@ def _in_place_batches(part: InPlacePart, batch_size: int, columns: list[str] | N
     row = part.first_row
     pf = parquet_file(part.path)
     for batch in pf.iter_batches(batch_size=batch_size, row_groups=range(*part.row_groups),
-                                 columns=_file_columns(part, columns)):
+                                 columns=_file_columns(part, pf.schema_arrow.names, columns)):
         yield _complete(pa.Table.from_batches([batch]), part, row, columns)
         row += batch.num_rows
 

@@ -127,6 +127,11 @@ class SourceStage(Stage):
     def read(self, unit: Any, batch_size: int) -> Iterator[Decisions]:
         raise NotImplementedError
 
+    def in_place(self, unit: Any, part_rows: int | None) -> list[tuple[Any, int]] | None:
+        """The unit as parts the next stage reads where they are (`pipeline.parts.InPlacePart`),
+        each with its text bytes, every row kept; None: `read` it (the default)."""
+        return None
+
 
 @dataclass
 class GlobalContext:

@@ -54,10 +54,9 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
     t0 = time.perf_counter()
     stats = StageStats(stage.name, units=1)
     out = Loc(task.out_dir)
-    in_place = getattr(stage, "in_place", None)
-    if isinstance(stage, SourceStage) and in_place is not None:
+    if isinstance(stage, SourceStage):
         try:
-            parts = in_place(task.source, task.part_rows)
+            parts = stage.in_place(task.source, task.part_rows)
         except Exception as e:
             raise StageError(f"stage {stage.name!r} failed on {_describe(task)}: {type(e).__name__}: {e}") from e
         if parts is not None:  # every row kept as it is: listed, not copied

@@ -135,15 +135,26 @@ class Read(SourceStage):
         except (OSError, pa.ArrowException):
             return None  # the copy names the error in a rejected row
         total = sum(r for r, _ in sizes)
-        parts, start, first = [], 0, 0
-        for g in range(len(sizes) + 1):
-            rows = sum(r for r, _ in sizes[start:g])
-            if g == len(sizes) or (g > start and rows + sizes[g][0] > part_rows):
-                if g > start:
-                    source = ref.source if ref.source or source_as_is else ref.rel
-                    part = InPlacePart(f"{unit_key}-{first_part + len(parts):03d}", ref.path, (start, g), first,
-                                       rows, ref.size * rows // max(total, 1), source,
-                                       None if "id" in names else ref.rel, ref.mtime_ns)
-                    parts.append((part, sum(b for _, b in sizes[start:g])))
-                start, first = g, first + rows
+        source = ref.source if ref.source or source_as_is else ref.rel
+        parts = []
+        for start, stop, first in _row_group_ranges([r for r, _ in sizes], part_rows):
+            rows = sum(r for r, _ in sizes[start:stop])
+            part = InPlacePart(f"{unit_key}-{first_part + len(parts):03d}", ref.path, (start, stop), first, rows,
+                               ref.size * rows // max(total, 1), source, None if "id" in names else ref.rel,
+                               ref.mtime_ns)
+            parts.append((part, sum(b for _, b in sizes[start:stop])))
         return parts
+
+
+def _row_group_ranges(rows: list[int], part_rows: int) -> list[tuple[int, int, int]]:
+    """[start, stop) runs of whole row groups of at most `part_rows` rows (one group at least),
+    with the file row each starts at."""
+    ranges, start, first, count = [], 0, 0, 0
+    for g, n in enumerate(rows):
+        if g > start and count + n > part_rows:
+            ranges.append((start, g, first))
+            start, first, count = g, first + count, 0
+        count += n
+    if start < len(rows):
+        ranges.append((start, len(rows), first))
+    return ranges
