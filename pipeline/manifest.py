@@ -7,6 +7,7 @@ and a downstream stage whose input hash is the upstream manifest's hash stays va
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import importlib
 import importlib.util
@@ -15,7 +16,7 @@ import pkgutil
 import platform
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from pipeline.config import to_dict
 from pipeline.storage import Loc
@@ -32,29 +33,48 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def library_versions() -> dict[str, str]:
+@functools.lru_cache(maxsize=None)  # installed versions do not change under a running process
+def _versions() -> tuple[tuple[str, str], ...]:
     out = {"python": platform.python_version()}
     for name in _VERSIONED:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = "unknown"
-    return out
+    return tuple(out.items())
+
+
+def library_versions() -> dict[str, str]:
+    return dict(_versions())
 
 
 # Packages whose modules count as the project's code: an edit to one a stage uses redoes the stage.
 _PROJECT = ("pipeline", "stages")
 
 
+# module -> (its source's size and mtime, the project modules it imports): every stage of a run
+# hashes pipeline.work and its imports again, and parsing them is most of a hash's 0.1 s
+_IMPORTS_SEEN: dict[str, tuple[tuple[int, int], set[str]]] = {}
+
+
 def _imports(name: str) -> tuple[Path | None, set[str]]:
     """(source file, project modules it imports anywhere: at the top or inside functions)."""
     spec = importlib.util.find_spec(name)
     path = Path(spec.origin) if spec and spec.origin and spec.origin.endswith(".py") else None
-    found: set[str] = set()
     if path is None:
-        return None, found
+        return None, set()
+    st = path.stat()
+    stamp = (st.st_size, st.st_mtime_ns)
+    seen = _IMPORTS_SEEN.get(name)
+    if seen is None or seen[0] != stamp:
+        seen = _IMPORTS_SEEN[name] = (stamp, _parse_imports(name, path))
+    return path, set(seen[1])
+
+
+def _parse_imports(name: str, path: Path) -> set[str]:
+    found: set[str] = set()
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_bytes())):
+    for node in _statements(ast.parse(path.read_bytes()).body):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -64,7 +84,18 @@ def _imports(name: str) -> tuple[Path | None, set[str]]:
             for a in node.names:  # `from pipeline.readers import jsonl` imports a module
                 if _in_project(base) and _is_module(f"{base}.{a.name}"):
                     found.add(f"{base}.{a.name}")
-    return path, {m for m in found if _in_project(m)}
+    return {m for m in found if _in_project(m)}
+
+
+def _statements(body: list) -> Iterator[ast.AST]:
+    """Every statement of `body` and of the blocks inside it (imports are statements: walking
+    the expressions too would take five times as long)."""
+    for node in body:
+        yield node
+        for block in ("body", "orelse", "finalbody", "handlers", "cases"):
+            inner = getattr(node, block, None)
+            if isinstance(inner, list):
+                yield from _statements(inner)
 
 
 def _is_module(name: str) -> bool:

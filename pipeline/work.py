@@ -10,7 +10,7 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from pipeline.parts import PartWriter, iter_batches, num_rows
+from pipeline.parts import REJECTED_COMPRESSION_LEVEL, PartWriter, iter_batches, num_rows
 from pipeline.schema import REJECT_REASON, conform, set_column
 from pipeline.shuffle import read_bucket
 from pipeline.stage import Decisions, GlobalStage, SourceStage, Stage
@@ -74,7 +74,7 @@ def run_unit(stage: Stage, task: UnitTask) -> UnitResult:
         def name(k: int) -> str:
             return task.key if k == 0 else f"{task.key}-{k}"
     kept_w = PartWriter(out / "kept", name, task.batch_size, task.part_rows)
-    rej_w = PartWriter(out / "rejected", name, task.batch_size, task.part_rows)
+    rej_w = PartWriter(out / "rejected", name, task.batch_size, task.part_rows, REJECTED_COMPRESSION_LEVEL)
     samples: dict[str, int] = {}
     try:
         for decisions in _decisions(stage, task, stats):

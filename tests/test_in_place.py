@@ -79,6 +79,8 @@ def test_ids_from_row_numbers_match_the_copy_s(tmp_path, wiki):
     (lambda t: t.rename_columns(["doc_id", *t.column_names[1:]]), "doc_id renamed to id"),
     (lambda t: t.set_column(0, "id", pa.array([None] + t.column("id").to_pylist()[1:], pa.string())), "a null id"),
     (lambda t: t.set_column(1, "text", t.column("text").cast(pa.large_string())), "large_string text, cast"),
+    (lambda t: t.set_column(1, "text", pa.array(t.column("text").to_pylist()[:-1] + ["the last row\x00 has a NUL"])),
+     "a NUL byte in the last row"),
 ])
 def test_a_file_that_needs_converting_or_holds_a_rejection_is_copied(tmp_path, wiki, change, why):
     src = _write(tmp_path / "in.parquet", change(wiki.select(["id", "text", "url"])))
