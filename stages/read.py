@@ -155,7 +155,8 @@ def _holds_nul(text: pa.ChunkedArray | pa.Array) -> bool:
         offsets, data = chunk.buffers()[1:3]
         if data is None or len(chunk) == 0:
             continue
-        bounds = np.frombuffer(offsets, np.int32, count=len(chunk) + 1, offset=chunk.offset * 4)
+        width = np.int64 if pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type) else np.int32
+        bounds = np.frombuffer(offsets, width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
         if bounds[-1] > bounds[0] and np.frombuffer(data, np.uint8)[bounds[0]:bounds[-1]].min() == 0:
             return True
     return False
