@@ -26,3 +26,73 @@ def normalize(texts: pa.Array | pa.ChunkedArray, form: str) -> pa.Array:
         return texts
     mask = pa.array(todo)
     return pc.replace_with_mask(texts, mask, pc.utf8_normalize(texts.filter(mask), form))
+
+
+# Whitespace as Python's str.split and Arrow's utf8_split_whitespace see it: these ASCII bytes, and
+# U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
+_ASCII_SPACE = np.zeros(256, bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+
+
+def collapse_whitespace(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """`" ".join(s.split())` of every string: no whitespace at either end, one space for each run
+    inside. Byte-level on the whole array (~3x Arrow's split + join, whose pieces would also
+    keep one space per trailing whitespace character); a string holding non-ASCII whitespace
+    goes through Arrow's split + join after the trim."""
+    texts = pc.utf8_trim_whitespace(texts)
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    n = len(texts)
+    validity, offsets_buf, data_buf = texts.buffers()
+    if n == 0 or data_buf is None:
+        return texts
+    offsets = np.frombuffer(offsets_buf, np.int32, count=n + 1, offset=texts.offset * 4)
+    data = np.frombuffer(data_buf, np.uint8)[offsets[0]:offsets[-1]]
+    if len(data) == 0:
+        return texts
+    offsets = offsets - offsets[0]
+    space = data <= 32
+    control = np.flatnonzero(data < 32)  # tabs and newlines mostly: few next to all the bytes
+    space[control[~_ASCII_SPACE[data[control]]]] = False
+    # after the trim no string starts or ends in whitespace, so no run crosses two strings
+    keep = np.empty(len(data), bool)
+    keep[0] = True
+    np.logical_not(space[1:] & space[:-1], out=keep[1:])
+    out = data.copy()
+    out[control[_ASCII_SPACE[data[control]]]] = 32
+    out = out[keep]
+    repeat = np.flatnonzero(~keep)
+    new_offsets = (offsets - np.searchsorted(repeat, offsets)).astype(np.int32)
+    result = pa.StringArray.from_buffers(n, pa.py_buffer(new_offsets), pa.py_buffer(out),
+                                         _validity(validity, texts.offset, n), texts.null_count)
+    odd = _rows_with_unicode_space(data, offsets)
+    if odd.size:
+        mask = np.zeros(n, bool)
+        mask[odd] = True
+        mask = pa.array(mask)
+        result = pc.replace_with_mask(result, mask, pc.binary_join(pc.utf8_split_whitespace(texts.filter(mask)), " "))
+    return result
+
+
+def _validity(validity: pa.Buffer | None, offset: int, n: int) -> pa.Buffer | None:
+    """The validity bitmap of a slice, re-based to bit 0."""
+    if validity is None or offset == 0:
+        return validity
+    bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")[offset:offset + n]
+    return pa.py_buffer(np.packbits(bits, bitorder="little"))
+
+
+def _rows_with_unicode_space(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Rows holding non-ASCII whitespace: U+0085, U+00A0 (UTF-8 C2 85, C2 A0), U+1680 (E1 9A 80),
+    U+2000-U+200A, U+2028, U+2029, U+202F (E2 80 80-8A, A8, A9, AF), U+205F (E2 81 9F), U+3000 (E3 80 80)."""
+    maybe = data == 0xC2
+    maybe |= (data - np.uint8(0xE1)) <= 2  # E1, E2, E3
+    lead = np.flatnonzero(maybe)
+    if lead.size == 0:
+        return lead
+    last = len(data) - 1  # UTF-8 does not end inside a character; a false hit only costs the slow path
+    b0, b1, b2 = data[lead], data[np.minimum(lead + 1, last)], data[np.minimum(lead + 2, last)]
+    hit = ((b0 == 0xC2) & ((b1 == 0x85) | (b1 == 0xA0))) | ((b0 == 0xE1) & (b1 == 0x9A) & (b2 == 0x80)) | \
+          ((b0 == 0xE2) & (b1 == 0x80) & ((b2 <= 0x8A) | (b2 == 0xA8) | (b2 == 0xA9) | (b2 == 0xAF))) | \
+          ((b0 == 0xE2) & (b1 == 0x81) & (b2 == 0x9F)) | ((b0 == 0xE3) & (b1 == 0x80) & (b2 == 0x80))
+    return np.unique(np.searchsorted(offsets, lead[hit], "right") - 1)

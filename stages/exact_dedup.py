@@ -1,4 +1,5 @@
-"""exact_dedup: one document per normalised text (NFKC, lower case, whitespace collapsed).
+"""exact_dedup: one document per normalised text (NFKC, lower case, whitespace collapsed as
+Python's `" ".join(text.split())`: none at either end, one space per run).
 
 Keys are xxh3-128 hashes, hash-partitioned on Ray; the smallest `id` of each group is kept and
 the others are rejected as `exact_duplicate` with `duplicate_of` = the kept id.
@@ -16,9 +17,7 @@ from stages.keyed_dedup import KeyedDedup
 
 
 def normalize_for_dedup(text: pa.Array) -> pa.Array:
-    text = pc.utf8_lower(unicode.normalize(text, "NFKC"))
-    # split+join: Unicode whitespace (RE2's \s is ASCII-only) and faster than a regex replace
-    return pc.binary_join(pc.utf8_split_whitespace(text), " ")
+    return unicode.collapse_whitespace(pc.utf8_lower(unicode.normalize(text, "NFKC")))
 
 
 @dataclass

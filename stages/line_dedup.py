@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.config import ConfigError
 from pipeline.hashing import hash64
 from pipeline.parts import record_batches
@@ -57,7 +58,7 @@ def split_lines(text: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, np.ndarray,
     lines = lists.flatten()
     norm = pc.utf8_lower(lines)
     norm = pc.replace_substring_regex(norm, r"\d", "0")
-    norm = pc.binary_join(pc.utf8_split_whitespace(norm), " ")
+    norm = unicode.collapse_whitespace(norm)
     blank = pc.equal(pc.binary_length(norm), 0).to_numpy(zero_copy_only=False)
     # repeated lines are the point here: hash each distinct line once
     encoded = pc.dictionary_encode(norm)

@@ -193,3 +193,21 @@ def test_duplicate_ids_across_files_keep_the_first_in_input_order(tmp_path):
     assert sorted(r["id"] for r in kept) == ["0", "1", "2", "3", "4"] and [r["text"] for r in kept] == books[:5]
     rejected = pq.read_table(out / "01-unique_ids/rejected").to_pylist()
     assert [r["text"] for r in rejected] == books[5:8] and {r["duplicate_of"] for r in rejected} == {"0", "1", "2"}
+
+
+def test_exact_copies_differing_in_case_unicode_form_and_whitespace_are_one_document(tmp_path):
+    book = pq.read_table(SAMPLE / "books/gutenberg.parquet").column("text").to_pylist()[2]
+    variants = {
+        "a-original": book,
+        "b-trailing-newlines": book + "\n\n\n",          # an export that ends every file in blank lines
+        "c-indented-upper": "  " + book.upper(),
+        "d-crlf-nbsp": book.replace("\n", "\r\n").replace(" ", "\u00a0", 3),  # NFKC makes NBSP a space
+        "e-rewrapped": " ".join(book.split()),
+        "f-one-word-more": book + " THE END",
+    }
+    (tmp_path / "v.jsonl").write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in variants.items()))
+    out = tmp_path / "out"
+    run_pipeline(make_config(out, [tmp_path / "v.jsonl"], [{"name": "read"}, {"name": "exact_dedup"}], executor="inline"))
+    assert decisions(out / "01-exact_dedup") == {"a-original": None, "b-trailing-newlines": "a-original",
+                                                  "c-indented-upper": "a-original", "d-crlf-nbsp": "a-original",
+                                                  "e-rewrapped": "a-original", "f-one-word-more": None}

@@ -66,3 +66,17 @@ def test_same_bytes_with_one_and_two_ray_workers_and_inline(tmp_path, ray_execut
     digests.append(tree_digest(tmp_path / "inline"))
     assert digests[0] == digests[1] == digests[2] and len(digests[0]) > 4
     assert json.loads((tmp_path / "inline/02-decontaminate/stats.json").read_text())["rejected"]["contamination"] > 40
+
+
+def test_a_footer_in_crlf_and_lf_pages_is_one_line(tmp_path):
+    # Windows exports end lines in \r\n: split at \n the line keeps its \r, which is whitespace
+    books = pq.read_table(SAMPLE / "books/gutenberg.parquet").column("text").to_pylist()
+    footer = "Share this story: Facebook | Twitter | E-mail"
+    docs = [{"id": f"page-{i:02d}", "text": books[i] + "\n" + footer} for i in range(6)]
+    docs += [{"id": f"crlf-{i:02d}", "text": (books[i] + "\n" + footer + " \t").replace("\n", "\r\n")}
+             for i in range(6, 12)]
+    src = tmp_path / "docs.jsonl"
+    src.write_text("".join(json.dumps(d) + "\n" for d in docs))
+    _, after, stats = _run(tmp_path / "out", [src])  # 6 + 6 pages: above the default 10 only as one line
+    assert stats["extra"]["frequent_lines"] >= 1
+    assert all(footer not in r["text"] and r["line_dedup_lines_removed"] >= 1 for r in after.values())

@@ -1,5 +1,5 @@
-"""pipeline.unicode.normalize gives what Arrow's utf8_normalize gives, on real multilingual text
-and on strings written to need each form."""
+"""pipeline.unicode.normalize gives what Arrow's utf8_normalize gives, and collapse_whitespace what
+Python's `" ".join(s.split())` gives, on real multilingual text and on strings written for it."""
 from __future__ import annotations
 
 import pyarrow as pa
@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from pipeline.readers import ReadOptions, expand_inputs, read_file
-from pipeline.unicode import normalize
+from pipeline.unicode import collapse_whitespace, normalize
 from tests.conftest import SAMPLE
 
 NEEDS_WORK = [
@@ -44,3 +44,30 @@ def test_all_ascii_and_empty_arrays_come_back_unchanged():
     ascii_only = pa.array(["abc", None, "d e"], pa.string())
     assert normalize(ascii_only, "NFKC") is ascii_only
     assert len(normalize(pa.array([], pa.string()), "NFC")) == 0
+
+
+SPACED = [
+    "Trailing newlines\n\n", "  leading spaces and a tab\t", "one\r\ntwo\x0bthree\x0cfour\x1cfive",
+    "non-breaking\u00a0space and an ideographic\u3000one", "line\u2028and paragraph\u2029separators",
+    "next-line\u0085control, ogham\u1680mark, em\u2003space, narrow\u202fnbsp",
+    "zero-width\u200bspace is not whitespace", "\x01 a control byte that is not whitespace \x02",
+    "日本語の 文章\u3000です", "résumé —  naïve … ", " \t\n ", "", None,
+]
+
+
+def _python(texts: list) -> list:
+    return [None if s is None else " ".join(s.split()) for s in texts]
+
+
+def test_whitespace_collapses_as_python_splits_it():
+    texts = pa.array(SPACED, pa.string())
+    assert collapse_whitespace(texts).to_pylist() == _python(SPACED)
+    assert collapse_whitespace(texts.slice(3, 7)).to_pylist() == _python(SPACED[3:10])  # a slice: offsets re-based
+    halves = pa.chunked_array([texts.slice(0, 5), texts.slice(5)])
+    assert collapse_whitespace(halves).to_pylist() == _python(SPACED)
+
+
+def test_the_sample_corpus_collapses_as_python_splits_it():
+    tables = [t for ref in expand_inputs([(str(SAMPLE), None)]) for t in read_file(ref, ReadOptions())]
+    texts = pa.chunked_array([t.column("text") for t in tables])
+    assert collapse_whitespace(texts).to_pylist() == _python(texts.to_pylist())
