@@ -36,7 +36,7 @@ REMOVED = "line_dedup_lines_removed"
 @dataclass
 class LineDedupConfig:
     # A line in more documents than this is boilerplate. Measured on the sample (README "Line
-    # deduplication"): above 10, the 245 lines removed are licence, copyright and translator
+    # deduplication"): above 10, the 246 lines removed are licence, copyright and translator
     # notices, navigation and signatures; at 5, untranslated paragraphs that locale versions of
     # the Debian handbook share go too. At web scale CCNet drops every line seen twice in a shard.
     max_occurrences: int = 10
