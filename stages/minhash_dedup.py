@@ -91,24 +91,27 @@ def fmix32(h: np.ndarray) -> np.ndarray:
 
 
 def signatures(h32: np.ndarray, offsets: np.ndarray, a: np.ndarray, b: np.ndarray,
-               chunk: int = 1 << 15) -> np.ndarray:
+               chunk: int = 1 << 13) -> np.ndarray:
     """MinHash signature per document (rows of documents without shingles are all 2^32-1)."""
     docs = len(offsets) - 1
     sig = np.full((docs, len(a)), np.iinfo(np.uint32).max, dtype=np.uint32)
     hv = fmix32(h32)
     nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    ends = offsets[nonempty + 1]
+    # permutations x shingles, so each document's minimum is a reduction along contiguous memory
+    # (10x the shingles x permutations layout); one buffer of a few MB, reused
+    buf = np.empty((len(a), chunk), np.uint32)
     i = 0
     while i < len(nonempty):
         # a run of documents whose shingles fit in one chunk (at least one document)
         lo = offsets[nonempty[i]]
-        j = i + 1
-        while j < len(nonempty) and offsets[nonempty[j] + 1] - lo <= chunk:
-            j += 1
+        j = max(i + 1, int(np.searchsorted(ends, lo + chunk, "right")))
         sel = nonempty[i:j]
-        hi = offsets[sel[-1] + 1]
-        with np.errstate(over="ignore"):
-            phv = hv[lo:hi, None] * a[None, :] + b[None, :]
-        sig[sel] = np.minimum.reduceat(phv, offsets[sel] - lo, axis=0)
+        hi = ends[j - 1]
+        phv = buf[:, :hi - lo] if hi - lo <= chunk else np.empty((len(a), hi - lo), np.uint32)
+        np.multiply(a[:, None], hv[None, lo:hi], out=phv)
+        phv += b[:, None]
+        sig[sel] = np.minimum.reduceat(phv, offsets[sel] - lo, axis=1).T
         i = j
     return sig
 
