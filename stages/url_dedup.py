@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.stage import Resources, register
 from stages.keyed_dedup import KeyedDedup
@@ -43,6 +44,30 @@ def normalize_url(url: str | None, tracking: tuple[str, ...] = tuple(TRACKING),
     return urlunsplit((scheme, netloc, path, urlencode(query), parts.fragment if keep_fragment else ""))
 
 
+# The common web URL: http(s), a host of ASCII labels, no user, port or query; a path of printable
+# ASCII. Its canonical form is made by Arrow kernels (scheme and host lower-cased, one trailing dot
+# of the host and the path's trailing slashes dropped); every other URL goes through normalize_url.
+_PLAIN = (r"^(?P<scheme>[Hh][Tt][Tt][Pp][Ss]?)://(?P<host>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*)\.?"
+          r"(?P<path>(?:/[!-\"$->@-~]*)?)")
+
+
+def normalize_urls(urls: pa.Array | pa.ChunkedArray, tracking: tuple[str, ...] = tuple(TRACKING),
+                   keep_fragment: bool = False) -> pa.Array:
+    """`normalize_url` of every URL; ~10x faster where most are plain (`_PLAIN`)."""
+    if isinstance(urls, pa.ChunkedArray):
+        urls = urls.combine_chunks()
+    plain = pc.fill_null(pc.match_substring_regex(urls, _PLAIN + ("$" if keep_fragment else r"(?:#.*)?$")), False)
+    fast = pc.filter(urls, plain)
+    parts = pc.extract_regex(fast, _PLAIN)
+    path = pc.utf8_rtrim(parts.field("path"), characters="/")
+    path = pc.if_else(pc.equal(pc.binary_length(path), 0), "/", path)
+    canonical = pc.binary_join_element_wise(pc.ascii_lower(parts.field("scheme")), "://",
+                                           pc.ascii_lower(parts.field("host")), path, "")
+    rest = pc.invert(plain)
+    slow = pa.array([normalize_url(u, tracking, keep_fragment) for u in urls.filter(rest).to_pylist()], pa.string())
+    return pc.replace_with_mask(pc.replace_with_mask(urls, plain, canonical), rest, slow)
+
+
 @dataclass
 class UrlDedupConfig:
     # Query parameters that never change the page; a trailing * matches a prefix.
@@ -62,6 +87,4 @@ class UrlDedup(KeyedDedup):
     prefer = [("length", "descending"), ("id", "ascending")]
 
     def keys(self, table: pa.Table) -> pa.Array:
-        tracking = tuple(self.config.tracking_params)
-        keep = self.config.keep_fragment
-        return pa.array([normalize_url(u, tracking, keep) for u in table.column("url").to_pylist()], pa.string())
+        return normalize_urls(table.column("url"), tuple(self.config.tracking_params), self.config.keep_fragment)

@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.runner import run_pipeline
 from stages.minhash_dedup import MinhashConfig, MinhashDedup, shingles, signatures, words
-from stages.url_dedup import normalize_url
+from stages.url_dedup import normalize_url, normalize_urls
 from tests.conftest import SAMPLE, make_config, needs_shared, tree_digest
 
 
@@ -38,7 +38,24 @@ def decisions(stage_dir: Path) -> dict[str, str | None]:
     ("not a url", None), ("", None), (None, None), ("http://[::1", None),
 ])
 def test_normalize_url(url, expected):
+    assert normalize_urls(pa.array([url], pa.string()))[0].as_py() == expected
     assert normalize_url(url) == expected
+
+
+WRITTEN_URLS = [
+    "https://example.com", "HTTP://Example.COM./", "https://example.com//docs//", "http://example.com/a#top",
+    "http://example.com/a#to\np", "http://example.com/a?b=1", "http://example.com:80/a", "http://user@example.com/a",
+    "http://example..com/a", "http://.example.com/", "http://example.com../", "http://-/", "http://example.com/a b",
+    " http://example.com/a", "http://example.com/a\t", "http://example.com/%41b;c=d", "https://xn--bcher-kva.example/",
+    "http://under_score.example.com/", "http://192.168.0.1/a", "ftp://example.com/a", "http:/example.com",
+    "http://example.com/a#", "http://example.com#", "http://example.com/#a?b", "http://example.com/é", "", None, "http://",
+]
+
+
+@pytest.mark.parametrize("keep_fragment", [False, True])
+def test_plain_urls_by_arrow_kernels_normalise_as_python_does(keep_fragment):
+    got = normalize_urls(pa.array(WRITTEN_URLS, pa.string()), keep_fragment=keep_fragment).to_pylist()
+    assert got == [normalize_url(u, keep_fragment=keep_fragment) for u in WRITTEN_URLS]
 
 
 def test_sample_dedup_chain_removes_planted_duplicates(tmp_path):
