@@ -28,6 +28,18 @@ def normalize(texts: pa.Array | pa.ChunkedArray, form: str) -> pa.Array:
     return pc.replace_with_mask(texts, mask, pc.utf8_normalize(texts.filter(mask), form))
 
 
+def string_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets of each string from the first one's start, the strings' UTF-8 bytes end to end)
+    of a string or large_string array, read from its buffers without copying."""
+    width = np.int64 if pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type) else np.int32
+    offsets_buf, data_buf = chunk.buffers()[1:3]
+    if offsets_buf is None or len(chunk) == 0:
+        return np.zeros(len(chunk) + 1, width), np.zeros(0, np.uint8)
+    offsets = np.frombuffer(offsets_buf, width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets - offsets[0], data[offsets[0]:offsets[-1]]
+
+
 # Whitespace as Python's str.split and Arrow's utf8_split_whitespace see it: these ASCII bytes, and
 # U+0085, U+00A0, U+1680, U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000.
 _ASCII_SPACE = np.zeros(256, bool)
@@ -43,34 +55,31 @@ def collapse_whitespace(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     n = len(texts)
-    validity, offsets_buf, data_buf = texts.buffers()
-    if n == 0 or data_buf is None:
-        return texts
-    offsets = np.frombuffer(offsets_buf, np.int32, count=n + 1, offset=texts.offset * 4)
-    data = np.frombuffer(data_buf, np.uint8)[offsets[0]:offsets[-1]]
+    offsets, data = string_bytes(texts)
     if len(data) == 0:
         return texts
-    offsets = offsets - offsets[0]
     space = data <= 32
     control = np.flatnonzero(data < 32)  # tabs and newlines mostly: few next to all the bytes
-    space[control[~_ASCII_SPACE[data[control]]]] = False
+    control_space = _ASCII_SPACE[data[control]]
+    space[control[~control_space]] = False
     # after the trim no string starts or ends in whitespace, so no run crosses two strings
     keep = np.empty(len(data), bool)
     keep[0] = True
     np.logical_not(space[1:] & space[:-1], out=keep[1:])
     out = data.copy()
-    out[control[_ASCII_SPACE[data[control]]]] = 32
+    out[control[control_space]] = 32
     out = out[keep]
     repeat = np.flatnonzero(~keep)
-    new_offsets = (offsets - np.searchsorted(repeat, offsets)).astype(np.int32)
-    result = pa.StringArray.from_buffers(n, pa.py_buffer(new_offsets), pa.py_buffer(out),
-                                         _validity(validity, texts.offset, n), texts.null_count)
+    new_offsets = (offsets - np.searchsorted(repeat, offsets)).astype(offsets.dtype)
+    result = pa.Array.from_buffers(texts.type, n, [_validity(texts.buffers()[0], texts.offset, n),
+                                                   pa.py_buffer(new_offsets), pa.py_buffer(out)], texts.null_count)
     odd = _rows_with_unicode_space(data, offsets)
     if odd.size:
         mask = np.zeros(n, bool)
         mask[odd] = True
         mask = pa.array(mask)
-        result = pc.replace_with_mask(result, mask, pc.binary_join(pc.utf8_split_whitespace(texts.filter(mask)), " "))
+        result = pc.replace_with_mask(result, mask, pc.binary_join(pc.utf8_split_whitespace(texts.filter(mask)),
+                                                                  pa.scalar(" ", texts.type)))
     return result
 
 

@@ -15,6 +15,7 @@ from pipeline.parts import InPlacePart, parquet_file
 from pipeline.readers import FIELD_CANDIDATES, FileRef, ReadOptions, expand_inputs, read_file, reader_for
 from pipeline.schema import BASE_SCHEMA, REJECT_REASON
 from pipeline.stage import Decisions, Resources, SourceStage, first_reason, register
+from pipeline.unicode import string_bytes
 
 
 @dataclass
@@ -152,12 +153,8 @@ def _holds_nul(text: pa.ChunkedArray | pa.Array) -> bool:
     """Whether any string of `text` holds a NUL byte: one scan of the character data, 500 times
     faster than asking each string (a substring search, ~0.5 GB/s)."""
     for chunk in text.chunks if isinstance(text, pa.ChunkedArray) else [text]:
-        offsets, data = chunk.buffers()[1:3]
-        if data is None or len(chunk) == 0:
-            continue
-        width = np.int64 if pa.types.is_large_string(chunk.type) or pa.types.is_large_binary(chunk.type) else np.int32
-        bounds = np.frombuffer(offsets, width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
-        if bounds[-1] > bounds[0] and np.frombuffer(data, np.uint8)[bounds[0]:bounds[-1]].min() == 0:
+        data = string_bytes(chunk)[1]
+        if len(data) and data.min() == 0:
             return True
     return False
 

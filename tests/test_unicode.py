@@ -65,6 +65,8 @@ def test_whitespace_collapses_as_python_splits_it():
     assert collapse_whitespace(texts.slice(3, 7)).to_pylist() == _python(SPACED[3:10])  # a slice: offsets re-based
     halves = pa.chunked_array([texts.slice(0, 5), texts.slice(5)])
     assert collapse_whitespace(halves).to_pylist() == _python(SPACED)
+    large = collapse_whitespace(texts.cast(pa.large_string()))
+    assert large.type == pa.large_string() and large.to_pylist() == _python(SPACED)
 
 
 def test_the_sample_corpus_collapses_as_python_splits_it():
