@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
+from stages.ngram_repetition import Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 ALPHA_WORD_RE = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
@@ -111,54 +112,30 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-_MULT = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _gram_hashes(ids: np.ndarray, n: int) -> np.ndarray:
-    """A 64-bit hash of every word n-gram (ids: per-document word ids)."""
-    h = np.zeros(len(ids) - n + 1, dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(n):
-            h = (h ^ ids[k:len(ids) - n + 1 + k]) * _MULT
-    return h
-
-
-def _top_gram_chars(ids: np.ndarray, cum: np.ndarray, n: int) -> int:
-    """Characters of the most frequent n-gram (words joined by spaces) times its count; ties go
-    to the n-gram seen first, as Counter.most_common does."""
-    h = _gram_hashes(ids, n)
-    _, first, counts = np.unique(h, return_index=True, return_counts=True)
-    best = first[counts == counts.max()].min()
-    return int((cum[best + n] - cum[best] + n - 1) * counts.max())
-
-
-def _dup_gram_chars(ids: np.ndarray, cum: np.ndarray, n: int) -> int:
-    """Characters in repeated n-grams, left to right, skipping past each repeat (Gopher's greedy
-    count). An n-gram is a repeat if it occurred anywhere before; datatrove's scan also forgets
-    n-grams that start inside a skipped repeat, which can only make its count smaller."""
-    h = _gram_hashes(ids, n)
-    _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-    repeats = np.flatnonzero(first[inverse] < np.arange(len(h)))
-    chars, next_free = 0, 0
-    for i in repeats.tolist():
-        if i >= next_free:
-            chars += int(cum[i + n] - cum[i])
-            next_free = i + n
-    return chars
-
-
 class Rules:
-    """One document through the rules; `metrics` collects what was measured."""
+    """Documents through the rules, each on its own except for the n-gram measures, which are
+    taken for a whole batch at once; `m` collects what was measured."""
 
     def __init__(self, cfg: QualityConfig) -> None:
         self.cfg = cfg
 
     def check(self, text: str, english: bool) -> tuple[str | None, str, dict]:
+        return self.check_batch([text], [english])[0]
+
+    def check_batch(self, texts: list[str], english: list[bool]) -> list[tuple[str | None, str, dict]]:
+        """(reason or None, text after C4's line removal, measured values) per document."""
+        c = self.cfg.gopher_repetition
+        words = [WORD_RE.findall(t) for t in texts]  # both Gopher families read the same text
+        grams = measure(words, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
+            if c.enabled else None
+        return [self._check(*doc, grams, i) for i, doc in enumerate(zip(texts, english, words))]
+
+    def _check(self, text: str, english: bool, words: list[str], grams: Repetition | None,
+               i: int) -> tuple[str | None, str, dict]:
         m: dict[str, float] = {}
         cfg = self.cfg
-        words = WORD_RE.findall(text)  # both Gopher families read the same text
-        if cfg.gopher_repetition.enabled:
-            reason = self.repetition(text, words, m)
+        if grams is not None:
+            reason = self.repetition(text, words, m, grams, i)
             if reason:
                 return reason, text, m
         if cfg.gopher_quality.enabled:
@@ -175,7 +152,7 @@ class Rules:
                 return reason, text, m
         return None, text, m
 
-    def repetition(self, text: str, words: list[str], m: dict) -> str | None:
+    def repetition(self, text: str, words: list[str], m: dict, grams: Repetition, i: int) -> str | None:
         c = self.cfg.gopher_repetition
         if not text:
             return "gopher_empty"
@@ -193,18 +170,15 @@ class Rules:
             return "gopher_dup_lines"
         if chars / len(text) > c.max_dup_line_char_frac:
             return "gopher_dup_line_chars"
-        vocab: dict[str, int] = {}
-        ids = np.array([vocab.setdefault(w, len(vocab)) for w in words], dtype=np.uint64)
-        cum = np.concatenate([[0], np.cumsum([len(w) for w in words])])
         for n, limit in sorted(c.max_top_ngram_char_frac.items()):
             if len(words) < n:
                 continue
-            frac = _top_gram_chars(ids, cum, n) / len(text)
+            frac = int(grams.top[n][i]) / len(text)
             m[f"q_top_{n}gram_char_frac"] = frac
             if frac > limit:
                 return f"gopher_top_{n}gram"
         for n, limit in sorted(c.max_dup_ngram_char_frac.items()):
-            frac = _dup_gram_chars(ids, cum, n) / len(text) if len(words) >= n else 0.0
+            frac = int(grams.dup[n][i]) / len(text) if len(words) >= n else 0.0
             m[f"q_dup_{n}gram_char_frac"] = frac
             if frac > limit:
                 return f"gopher_dup_{n}grams"
@@ -325,8 +299,7 @@ class Quality(Stage):
             english = [True] * len(texts)
         reasons, out_texts = [], []
         metrics = {k: np.full(len(texts), np.nan, dtype=np.float32) for k in METRICS}
-        for i, (text, en) in enumerate(zip(texts, english)):
-            reason, new_text, m = self.rules.check(text, en)
+        for i, (text, (reason, new_text, m)) in enumerate(zip(texts, self.rules.check_batch(texts, english))):
             reasons.append(reason)
             out_texts.append(new_text if reason is None else text)
             for k, v in m.items():

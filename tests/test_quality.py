@@ -7,7 +7,10 @@ import pytest
 
 from pipeline.runner import run_pipeline
 from pipeline.config import from_dict
-from stages.quality import QualityConfig, Rules
+from collections import Counter
+
+from stages.ngram_repetition import NOT_MEASURED, measure
+from stages.quality import WORD_RE, QualityConfig, Rules
 from tests.conftest import SAMPLE, make_config
 
 
@@ -40,6 +43,43 @@ def test_each_defect_has_its_own_reason(prose):
                                                                     "fineweb_line_punct")
     hashes = " ".join(f"#{w}" for w in " ".join(prose[:3]).split()[:150])
     assert check(hashes, gopher_repetition={"enabled": False}) == "gopher_hashes"
+
+
+def top_gram_chars(words: list[str], n: int) -> int:
+    """Gopher's measure, as written: the most frequent n-gram (first seen wins a tie) joined by spaces."""
+    if len(words) < n:
+        return NOT_MEASURED
+    gram, count = Counter(tuple(words[i:i + n]) for i in range(len(words) - n + 1)).most_common(1)[0]
+    return len(" ".join(gram)) * count
+
+
+def dup_gram_chars(words: list[str], n: int) -> int:
+    first: dict[tuple, int] = {}
+    for i in range(len(words) - n + 1):
+        first.setdefault(tuple(words[i:i + n]), i)
+    chars, i = 0, 0
+    while i <= len(words) - n:
+        if first[tuple(words[i:i + n])] < i:
+            chars += sum(map(len, words[i:i + n]))
+            i += n
+        else:
+            i += 1
+    return chars
+
+
+def test_ngram_measures_of_a_batch_are_each_documents_own(prose):
+    lines = prose[1].split("\n")
+    docs = [prose[0], prose[0],                                     # a copy repeats nothing of the one before
+            "\n".join(lines[:3] * 6), prose[2] + "\n\n" + prose[2][:400],
+            "", "Only three words", "spam spam spam eggs spam spam spam eggs " * 30,
+            prose[3].replace(".", ". Buy cheap watches now.", 12), *prose[4:10]]
+    words = [WORD_RE.findall(t) for t in docs]
+    measured = measure(words, [2, 3, 4], list(range(5, 11)))
+    for i, w in enumerate(words):
+        assert [measured.top[n][i] for n in (2, 3, 4)] == [top_gram_chars(w, n) for n in (2, 3, 4)], i
+        assert [measured.dup[n][i] for n in range(5, 11)] == [dup_gram_chars(w, n) for n in range(5, 11)], i
+    assert measured.dup[5][1] == dup_gram_chars(words[1], 5) < len(docs[1]) * 0.15
+    assert measured.dup[5][2] > 0.5 * len(docs[2]) and measured.top[2][6] > 0.5 * len(docs[6])
 
 
 def test_stop_words_apply_to_english_only():
