@@ -152,6 +152,15 @@ def _set_digest(u: np.ndarray, v: np.ndarray) -> int:
         return int(np.sum(mix64(u * SHINGLE_MULT[2] + v), dtype=np.uint64))
 
 
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (a, b) of datasketch 2.0's MinHash(num_perm, seed) (scheme affine32), so signatures
+    equal MinHash's own; drawn here because importing datasketch (and scipy) costs ~0.4 s."""
+    gen = np.random.RandomState(seed)
+    a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
+    return a, b
+
+
 @register
 class MinhashDedup(GlobalStage):
     name = "minhash_dedup"
@@ -160,11 +169,7 @@ class MinhashDedup(GlobalStage):
     decision_columns = {"duplicate_of": (pa.string(), None), "dup_cluster_size": (pa.int64(), 1)}
 
     def setup(self) -> None:
-        from datasketch import MinHash
-
-        # The permutations datasketch would use for this seed: signatures equal MinHash's own.
-        a, b = MinHash(num_perm=self.config.num_perm, seed=self.seed).permutations
-        self.a, self.b = np.asarray(a, np.uint32), np.asarray(b, np.uint32)
+        self.a, self.b = permutations(self.config.num_perm, self.seed)
 
     def sig_schema(self) -> pa.Schema:
         return pa.schema([("gid", pa.uint64()), ("id", pa.string()),

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.runner import run_pipeline
-from stages.minhash_dedup import MinhashConfig, MinhashDedup, shingles, signatures, words
+from stages.minhash_dedup import MinhashConfig, MinhashDedup, permutations, shingles, signatures, words
 from stages.url_dedup import normalize_url, normalize_urls
 from tests.conftest import SAMPLE, make_config, needs_shared, tree_digest
 
@@ -105,6 +105,8 @@ def test_signatures_equal_datasketch_minhash():
         m = MinHash(num_perm=112, seed=1234, hashfunc=lambda x: x)
         m.update_batch([int(h) for h in h32[off[i]:off[i + 1]]])
         assert np.array_equal(m.hashvalues, ours[i])
+    for num_perm, seed in [(112, 0), (128, 42), (256, 2**31 + 5)]:
+        assert np.array_equal(np.array(permutations(num_perm, seed)), MinHash(num_perm=num_perm, seed=seed).permutations)
 
 
 def test_threshold_derives_bands_and_rows_with_datasketch():
