@@ -28,13 +28,15 @@ NOT_MEASURED = -1  # a document with fewer than n words has no top n-gram
 
 @dataclass
 class BatchWords:
-    """Every document's words laid end to end: `ids` equal where the words are equal, `cum` the
-    running character count (cum[p] = characters in words before p), `ends` per word the
-    position just past its document."""
+    """Every document's words laid end to end (`flat`): `ids` equal where the words are equal,
+    `cum` the running character count (cum[p] = characters in words before p), `doc` and `ends`
+    per word its document and the position just past it, `offsets` each document's first word."""
+    flat: pa.Array
     ids: np.ndarray
     cum: np.ndarray
-    ends: np.ndarray
     doc: np.ndarray
+    ends: np.ndarray
+    offsets: np.ndarray
 
     @classmethod
     def of(cls, words: list[list[str]]) -> "BatchWords":
@@ -44,8 +46,9 @@ class BatchWords:
         cum = np.zeros(len(flat) + 1, np.int64)
         np.cumsum(pc.utf8_length(flat).to_numpy(), out=cum[1:])
         doc = np.repeat(np.arange(len(words)), counts)
-        ends = np.cumsum(counts)[doc]
-        return cls(ids, cum, ends, doc)
+        offsets = np.zeros(len(words) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return cls(flat, ids, cum, doc, offsets[1:][doc], offsets)
 
 
 @dataclass
@@ -56,9 +59,8 @@ class Repetition:
     dup: dict[int, np.ndarray]
 
 
-def measure(words: list[list[str]], top_ns: list[int], dup_ns: list[int]) -> Repetition:
-    batch = BatchWords.of(words)
-    docs, n_words = len(words), len(batch.ids)
+def measure(batch: BatchWords, top_ns: list[int], dup_ns: list[int]) -> Repetition:
+    docs, n_words = len(batch.offsets) - 1, len(batch.ids)
     top: dict[int, np.ndarray] = {}
     dup: dict[int, np.ndarray] = {}
     hashes = np.zeros(n_words, np.uint64)

@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
-from stages.ngram_repetition import Repetition, measure
+from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 ALPHA_WORD_RE = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
@@ -36,7 +37,8 @@ C4_END = (".", "?", "!", '"', "'")
 # FineWeb's line_punct rule: characters with Unicode's Terminal_Punctuation property (the
 # common ones). Not quote marks and not "…": a line ending in them does not count.
 TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
-SYMBOLS = set("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
+SYMBOLS = frozenset("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
+SYMBOL_ARRAY = pa.array(sorted(SYMBOLS), pa.large_string())
 
 
 @dataclass
@@ -112,6 +114,17 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
+def _real_words(batch: BatchWords) -> tuple[list[int], list[int]]:
+    """(words, their characters) per document, not counting a token that is one symbol: tokens are
+    \\w+ runs or single punctuation characters, and a symbol word is one of the latter."""
+    symbol = pc.is_in(batch.flat, value_set=SYMBOL_ARRAY).to_numpy(zero_copy_only=False)
+    docs = len(batch.offsets) - 1
+    symbols = np.bincount(batch.doc[symbol], minlength=docs)  # one character each
+    words = np.diff(batch.offsets) - symbols
+    chars = np.diff(batch.cum[batch.offsets]) - symbols
+    return words.tolist(), chars.tolist()
+
+
 class Rules:
     """Documents through the rules, each on its own except for the n-gram measures, which are
     taken for a whole batch at once; `m` collects what was measured."""
@@ -124,22 +137,25 @@ class Rules:
 
     def check_batch(self, texts: list[str], english: list[bool]) -> list[tuple[str | None, str, dict]]:
         """(reason or None, text after C4's line removal, measured values) per document."""
-        c = self.cfg.gopher_repetition
+        cfg = self.cfg
+        c = cfg.gopher_repetition
         words = [WORD_RE.findall(t) for t in texts]  # both Gopher families read the same text
-        grams = measure(words, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
+        batch = BatchWords.of(words) if c.enabled or cfg.gopher_quality.enabled else None
+        grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
-        return [self._check(*doc, grams, i) for i, doc in enumerate(zip(texts, english, words))]
+        real = _real_words(batch) if cfg.gopher_quality.enabled else None
+        return [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, words))]
 
     def _check(self, text: str, english: bool, words: list[str], grams: Repetition | None,
-               i: int) -> tuple[str | None, str, dict]:
+               real: tuple[list[int], list[int]] | None, i: int) -> tuple[str | None, str, dict]:
         m: dict[str, float] = {}
         cfg = self.cfg
         if grams is not None:
             reason = self.repetition(text, words, m, grams, i)
             if reason:
                 return reason, text, m
-        if cfg.gopher_quality.enabled:
-            reason = self.gopher(text, words, english, m)
+        if real is not None:
+            reason = self.gopher(text, words, english, m, real[0][i], real[1][i])
             if reason:
                 return reason, text, m
         if cfg.c4.enabled:
@@ -184,17 +200,15 @@ class Rules:
                 return f"gopher_dup_{n}grams"
         return None
 
-    def gopher(self, text: str, words: list[str], english: bool, m: dict) -> str | None:
+    def gopher(self, text: str, words: list[str], english: bool, m: dict, real: int, real_chars: int) -> str | None:
         c = self.cfg.gopher_quality
         n_words = len(words) or 1
-        # tokens are \w+ runs or single punctuation characters: a symbol word is one of the latter
-        real = [w for w in words if len(w) > 1 or w not in SYMBOLS]
-        m["q_words"] = len(real)
-        if len(real) < c.min_words:
+        m["q_words"] = real
+        if real < c.min_words:
             return "gopher_too_few_words"
-        if len(real) > c.max_words:
+        if real > c.max_words:
             return "gopher_too_many_words"
-        mean = sum(map(len, real)) / len(real)
+        mean = real_chars / real
         m["q_mean_word_length"] = mean
         if mean < c.min_mean_word_length:
             return "gopher_short_words"
@@ -229,7 +243,7 @@ class Rules:
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
-            if any(len(w) > c.max_word_length for w in words):
+            if len(line) > c.max_word_length and any(len(w) > c.max_word_length for w in words):
                 continue
             if c.remove_citations:
                 line = CITATION_RE.sub("", line)

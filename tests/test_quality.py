@@ -9,7 +9,7 @@ from pipeline.runner import run_pipeline
 from pipeline.config import from_dict
 from collections import Counter
 
-from stages.ngram_repetition import NOT_MEASURED, measure
+from stages.ngram_repetition import NOT_MEASURED, BatchWords, measure
 from stages.quality import WORD_RE, QualityConfig, Rules
 from tests.conftest import SAMPLE, make_config
 
@@ -74,7 +74,7 @@ def test_ngram_measures_of_a_batch_are_each_documents_own(prose):
             "", "Only three words", "spam spam spam eggs spam spam spam eggs " * 30,
             prose[3].replace(".", ". Buy cheap watches now.", 12), *prose[4:10]]
     words = [WORD_RE.findall(t) for t in docs]
-    measured = measure(words, [2, 3, 4], list(range(5, 11)))
+    measured = measure(BatchWords.of(words), [2, 3, 4], list(range(5, 11)))
     for i, w in enumerate(words):
         assert [measured.top[n][i] for n in (2, 3, 4)] == [top_gram_chars(w, n) for n in (2, 3, 4)], i
         assert [measured.dup[n][i] for n in range(5, 11)] == [dup_gram_chars(w, n) for n in range(5, 11)], i
