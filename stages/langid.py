@@ -202,16 +202,17 @@ class Langid(Stage):
         if not len(unsure):
             return
         heads = [flat[i][:LINGUA_CHARS] for i in unsure]
-        for i, head, found in zip(unsure, heads, self.lingua.detect_languages_in_parallel_of(heads)):
-            if found is None:  # Lingua cannot tell: lid.176's answer stands
-                continue
-            code = found.iso_code_639_1.name.lower()
+        # one pass gives what detect_language_of and compute_language_confidence would: Lingua's
+        # answer is the most confident language, none where the top two tie
+        for i, ranked in zip(unsure, self.lingua.compute_language_confidence_values_in_parallel(heads)):
+            if not ranked or (len(ranked) > 1 and ranked[0].value == ranked[1].value):
+                continue  # Lingua cannot tell: lid.176's answer stands
+            code = ranked[0].language.iso_code_639_1.name.lower()
             code = LINGUA_TO_LID.get(code, code)
             if code == lang[i] or (not inside[i] and code not in self.lacking):
                 continue
-            confidence = self.lingua.compute_language_confidence(head, found)
-            if confidence >= LINGUA_MIN_CONFIDENCE:
-                lang[i], score[i] = code, confidence
+            if ranked[0].value >= LINGUA_MIN_CONFIDENCE:
+                lang[i], score[i] = code, ranked[0].value
 
     def process(self, batch: pa.Table) -> Decisions:
         lang, score = self.predict(batch.column("text"))
