@@ -38,6 +38,7 @@ C4_END = (".", "?", "!", '"', "'")
 # common ones). Not quote marks and not "…": a line ending in them does not count.
 TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
 SYMBOLS = frozenset("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
+SYMBOL_ARRAY = pa.array(sorted(SYMBOLS), pa.large_string())
 
 
 @dataclass
@@ -113,10 +114,10 @@ def _duplicates(items: list[str]) -> tuple[int, int]:
     return n, chars
 
 
-def _real_words(batch: BatchWords, symbols: pa.Array) -> tuple[list[int], list[int]]:
+def _real_words(batch: BatchWords) -> tuple[list[int], list[int]]:
     """(words, their characters) per document, not counting a token that is one symbol: tokens are
     \\w+ runs or single punctuation characters, and a symbol word is one of the latter."""
-    symbol = pc.is_in(batch.flat, value_set=symbols).to_numpy(zero_copy_only=False)
+    symbol = pc.is_in(batch.flat, value_set=SYMBOL_ARRAY).to_numpy(zero_copy_only=False)
     docs = len(batch.offsets) - 1
     symbols = np.bincount(batch.doc[symbol], minlength=docs)  # one character each
     words = np.diff(batch.offsets) - symbols
@@ -130,8 +131,6 @@ class Rules:
 
     def __init__(self, cfg: QualityConfig) -> None:
         self.cfg = cfg
-        # built here, not at import: pyarrow's first conversion of Python values imports pandas
-        self.symbols = pa.array(sorted(SYMBOLS), pa.large_string())
 
     def check(self, text: str, english: bool) -> tuple[str | None, str, dict]:
         return self.check_batch([text], [english])[0]
@@ -144,7 +143,7 @@ class Rules:
         batch = BatchWords.of(words) if c.enabled or cfg.gopher_quality.enabled else None
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
-        real = _real_words(batch, self.symbols) if cfg.gopher_quality.enabled else None
+        real = _real_words(batch) if cfg.gopher_quality.enabled else None
         return [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, words))]
 
     def _check(self, text: str, english: bool, words: list[str], grams: Repetition | None,
