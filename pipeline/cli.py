@@ -7,6 +7,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.startup import pyarrow_without_pandas
 from pipeline.config import ConfigError, InputSpec, load_config, parse_config, parse_override
 
 EPILOG = """\
@@ -165,6 +166,7 @@ def _print_table(out: str, names: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    pyarrow_without_pandas()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     handlers = {"run": _cmd_run, "stage": _cmd_stage, "stats": _cmd_stats, "stages": _cmd_stages}

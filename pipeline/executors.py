@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+from pipeline.startup import pyarrow_without_pandas
 from pipeline.work import run_unit
 
 log = logging.getLogger("curate")
@@ -98,6 +99,7 @@ class InlineExecutor:
 class _StageWorker:
     def __init__(self, stage_name: str, config: Any, seed: int) -> None:
         logging.basicConfig(level=logging.WARNING)
+        pyarrow_without_pandas()
         self.stage = build_stage(stage_name, config, seed)
 
     def call(self, method: str, args: tuple) -> Any:

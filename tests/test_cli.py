@@ -101,3 +101,20 @@ def test_auto_executor_picks_by_the_stage_input_size(monkeypatch):
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")  # a cluster is always used when there is one
     assert runner._LazyExecutor(cfg, None).get(10).name == "ray"
     assert runner._LazyExecutor(runner.PipelineConfig(executor="ray"), None).get(10).name == "ray"
+
+
+def test_a_command_does_not_import_pandas_yet_pandas_still_works_after(tmp_path):
+    # pyarrow imports pandas (~0.45 s with its teardown) at its first conversion unless told early
+    out = tmp_path / "o"
+    script = (
+        "import sys\n"
+        "from pipeline.cli import main\n"
+        f"rc = main(['-q', 'stage', 'exact_dedup', '--inline', '--input', {str(SAMPLE / 'web/cc-web.jsonl.gz')!r},"
+        f" '--output', {str(out)!r}])\n"
+        "print(rc, 'pandas' in sys.modules)\n"
+        "import pyarrow as pa\n"
+        "print(pa.table({'a': ['x', None]}).to_pandas().shape, 'pandas' in sys.modules)\n"
+    )
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("0 False\n(2, 1) True\n"), r.stdout
