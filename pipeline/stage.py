@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import pkgutil
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
@@ -211,7 +212,12 @@ def registry() -> dict[str, type[Stage]]:
 
 
 def stage_class(name: str, where: str = "") -> type[Stage]:
-    known = registry()
+    if name not in _REGISTRY and not _BUILTINS_LOADED and name.isidentifier():
+        # a built-in stage lives in stages/<name>.py: importing that one module, not all of them
+        # (langid's and toxicity's models' libraries among them), keeps a command's start short
+        if importlib.util.find_spec(f"stages.{name}") is not None:
+            importlib.import_module(f"stages.{name}")
+    known = _REGISTRY if name in _REGISTRY else registry()
     if name not in known:
         prefix = f"{where}: " if where else ""
         raise ConfigError(f"{prefix}unknown stage {name!r} (known stages: {', '.join(sorted(known))})")

@@ -95,3 +95,16 @@ def test_numbers_are_floats_as_yaml_1_2_and_python_write_them(tmp_path):
         load_run_config(write(tmp_path, "train:\n  lr: fast\n"))
     with pytest.raises(ConfigError, match=r"lr: expected float"):
         load_run_config(write(tmp_path, "train:\n  lr: .nan\n"))
+
+
+def test_a_built_in_stage_is_found_by_importing_its_own_module_alone():
+    # start-up: `curate stage url_dedup` need not import langid's or quality's libraries
+    script = ("import sys\nfrom pipeline.stage import stage_class\n"
+              "print(stage_class('url_dedup').__module__, sorted(m for m in sys.modules if m.startswith('stages.')))")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split(" ", 1) == ["stages.url_dedup", "['stages.keyed_dedup', 'stages.url_dedup']\n"]
+    from pipeline.stage import registry
+
+    for name, cls in registry().items():  # the convention that lookup relies on
+        assert cls.__module__ == f"stages.{name}", name
