@@ -90,7 +90,10 @@ def _parse_imports(name: str, path: Path) -> set[str]:
             continue
         base = m["base"]
         if base.startswith("."):
-            base = importlib.util.resolve_name(base, package)
+            try:
+                base = importlib.util.resolve_name(base, package)
+            except ImportError:  # a line of a string in a top-level module: nothing imported
+                continue
         found.add(base)
         for piece in _code(m["names"]).strip("()").split(","):  # `from pipeline.readers import jsonl` imports a module
             words = piece.split()
