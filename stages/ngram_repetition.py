@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline.shuffle import group_bounds
+
 _MULT = np.uint64(0x9E3779B97F4A7C15)
 NOT_MEASURED = -1  # a document with fewer than n words has no top n-gram
 
@@ -29,13 +31,12 @@ NOT_MEASURED = -1  # a document with fewer than n words has no top n-gram
 @dataclass
 class BatchWords:
     """Every document's words laid end to end (`flat`): `ids` equal where the words are equal,
-    `cum` the running character count (cum[p] = characters in words before p), `doc` and `ends`
-    per word its document and the position just past it, `offsets` each document's first word."""
+    `cum` the running character count (cum[p] = characters in words before p), `doc` per word its
+    document, `offsets` each document's first word (and, last, the total)."""
     flat: pa.Array
     ids: np.ndarray
     cum: np.ndarray
     doc: np.ndarray
-    ends: np.ndarray
     offsets: np.ndarray
 
     @classmethod
@@ -48,7 +49,7 @@ class BatchWords:
         doc = np.repeat(np.arange(len(words)), counts)
         offsets = np.zeros(len(words) + 1, np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return cls(flat, ids, cum, doc, offsets[1:][doc], offsets)
+        return cls(flat, ids, cum, doc, offsets)
 
 
 @dataclass
@@ -63,13 +64,14 @@ def measure(batch: BatchWords, top_ns: list[int], dup_ns: list[int]) -> Repetiti
     docs, n_words = len(batch.offsets) - 1, len(batch.ids)
     top: dict[int, np.ndarray] = {}
     dup: dict[int, np.ndarray] = {}
+    ends = batch.offsets[1:][batch.doc]  # per word, the position just past its document
     hashes = np.zeros(n_words, np.uint64)
     with np.errstate(over="ignore"):
         for n in range(1, max([*top_ns, *dup_ns, 0]) + 1):
             hashes = (hashes[:n_words - n + 1] ^ batch.ids[n - 1:]) * _MULT
             if n not in top_ns and n not in dup_ns:
                 continue
-            starts = np.flatnonzero(np.arange(len(hashes)) + n <= batch.ends[:len(hashes)])
+            starts = np.flatnonzero(np.arange(len(hashes)) + n <= ends[:len(hashes)])
             groups = _Groups(hashes[starts], batch.doc[starts])
             if n in top_ns:
                 top[n] = _top_chars(groups, starts, batch.cum, n, docs)
@@ -104,9 +106,9 @@ def _top_chars(groups: _Groups, starts: np.ndarray, cum: np.ndarray, n: int, doc
     gram = (keyed >> np.uint64(32)).astype(np.int64)
     count = (keyed & np.uint64(0xFFFFFFFF)).astype(np.int64)
     doc = groups.doc[gram]
-    doc_start = np.flatnonzero(np.diff(doc, prepend=-1) != 0)
+    doc_start, doc_end = group_bounds(doc)
     most = np.maximum.reduceat(count, doc_start)
-    tied = np.flatnonzero(count == np.repeat(most, np.diff(np.append(doc_start, len(count)))))
+    tied = np.flatnonzero(count == np.repeat(most, doc_end - doc_start))
     earliest = tied[np.diff(doc[tied], prepend=-1) != 0]
     pos = starts[gram[earliest]]
     out[doc[doc_start]] = (cum[pos + n] - cum[pos] + n - 1) * most

@@ -1,14 +1,14 @@
 """Heuristic quality rules on real text: clean prose passes, each defect has its own reason."""
 from __future__ import annotations
 
+from collections import Counter
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline.runner import run_pipeline
 from pipeline.config import from_dict
-from collections import Counter
-
 from stages.ngram_repetition import NOT_MEASURED, BatchWords, measure
 from stages.quality import WORD_RE, QualityConfig, Rules
 from tests.conftest import SAMPLE, make_config
