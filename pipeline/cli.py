@@ -7,8 +7,8 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.startup import pyarrow_without_pandas
 from pipeline.config import ConfigError, InputSpec, load_config, parse_config, parse_override
+from pipeline.startup import pyarrow_without_pandas
 
 EPILOG = """\
 examples:
