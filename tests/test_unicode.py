@@ -20,6 +20,8 @@ NEEDS_WORK = [
     "plain ASCII line",
     "",
     None,
+    "\u0301 a combining mark first, x\u0344 one that decomposes in two, e\u0301\u00e9\u0301",
+    "\u1100 \u1161 jamo apart stay apart; \uac00\u11a8 joined",
 ]
 
 
@@ -38,6 +40,14 @@ def test_the_sample_corpus_in_nine_languages_is_normalised_as_arrow_does(form):
     texts = pa.chunked_array([t.column("text") for t in tables])
     assert len(texts) > 2000 and not pc.all(pc.string_is_ascii(texts)).as_py()
     assert normalize(texts, form).equals(pc.utf8_normalize(texts, form).combine_chunks())
+
+
+def test_the_quick_check_reads_each_non_ascii_run_with_the_character_before_it():
+    from pipeline.unicode import _around_non_ascii
+
+    texts = pa.array(["plain", "a é b", "é", None, "xe\u0301y", "", "ü", "日本 ok ﬁ."], pa.string())
+    assert _around_non_ascii(texts).to_pylist() == ["", " é", "é", None, "e\u0301", "", "ü", "日本 ﬁ"]
+    assert _around_non_ascii(texts.slice(4)).to_pylist() == ["e\u0301", "", "ü", "日本 ﬁ"]
 
 
 def test_all_ascii_and_empty_arrays_come_back_unchanged():
