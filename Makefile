@@ -134,6 +134,7 @@ bench: setup models
 	$(BIN)/python bench/dedup_quality.py
 	$(BIN)/python bench/bench_quality.py
 	$(BIN)/python bench/langid_accuracy.py
+	$(BIN)/python bench/langid_engine.py
 	$(BIN)/python bench/extract_eval.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/pii_eval.py

@@ -243,8 +243,8 @@ class Lid176:
         for this batch: their slots are reused by the next)."""
         start = self._filled
         need = start + len(keys)
-        if need > len(self._sums):
-            size = max(need, 2 * len(self._sums))
+        if need > len(self._sums):  # doubling up to the cache's size, then one batch's words beyond it
+            size = max(need, min(2 * len(self._sums), CACHE_WORDS))
             grown = np.zeros((size, self.model.dim), np.float32)
             grown[:start] = self._sums[:start]
             self._sums = grown
