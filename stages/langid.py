@@ -181,7 +181,8 @@ class Langid(Stage):
             self.model = fasttext.load_model(str(path))
             self.labels = [label[9:] for label in self.model.get_labels()]
         if self.lingua is not None:
-            self.lacking = [c for c in self.lingua_codes if c not in set(self.labels)]
+            known = set(self.labels)
+            self.lacking = [c for c in self.lingua_codes if c not in known]
 
     def top_labels(self, texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
         """lid.176's k best (labels, probabilities) per text, each (len(texts), k); None and 0

@@ -251,9 +251,7 @@ class Lid176:
         need = start + len(keys)
         if need > len(self._sums):  # doubling up to the cache's size, then one batch's words beyond it
             size = max(need, min(2 * len(self._sums), CACHE_WORDS))
-            grown = np.zeros((size, self.model.dim), np.float32)
-            grown[:start] = self._sums[:start]
-            self._sums = grown
+            self._sums = np.concatenate([self._sums[:start], np.zeros((size - start, self.model.dim), np.float32)])
             self._counts = np.concatenate([self._counts[:start], np.zeros(size - start, np.int64)])
         slots = np.arange(start, need)
         self._sums[slots], self._counts[slots] = sums, counts
