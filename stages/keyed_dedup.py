@@ -22,6 +22,9 @@ from pipeline.stage import GlobalContext, GlobalStage
 
 KEYS_SCHEMA = pa.schema([("key_hi", pa.uint64()), ("key_lo", pa.uint64()), ("gid", pa.uint64()),
                          ("id", pa.string()), ("length", pa.int64())])
+# Rows per batch while keying: a batch's temporaries (byte masks over its text) stay a few MB,
+# in cache and reused by the next batch (8,192 rows: ~30 MB each, 15 % slower here).
+KEY_BATCH_ROWS = 2048
 
 
 class KeyedDedup(GlobalStage):
@@ -45,7 +48,7 @@ class KeyedDedup(GlobalStage):
 
     def emit_keys(self, part: int, path: str, work: str, buckets: int) -> int:
         pieces, start = [], 0
-        for batch in record_batches(path, 8192, sorted({"id", "text", *self.columns})):
+        for batch in record_batches(path, KEY_BATCH_ROWS, sorted({"id", "text", *self.columns})):
             table = pa.Table.from_batches([batch])
             hi, lo, valid = hash128(self.keys(table))
             gids = make_gids(part, start, table.num_rows)
