@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import ConfigError, InputSpec, load_config, parse_config, parse_override
-from pipeline.startup import pyarrow_without_pandas, reuse_freed_memory
+from pipeline.startup import keep_freed_memory, pyarrow_without_pandas
 
 EPILOG = """\
 examples:
@@ -166,8 +166,8 @@ def _print_table(out: str, names: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    keep_freed_memory()  # before pyarrow loads
     pyarrow_without_pandas()
-    reuse_freed_memory()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")
     handlers = {"run": _cmd_run, "stage": _cmd_stage, "stats": _cmd_stats, "stages": _cmd_stages}

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from typing import Any, Iterator
 
-from pipeline.startup import pyarrow_without_pandas, reuse_freed_memory
+from pipeline.startup import keep_freed_memory, pyarrow_without_pandas
 from pipeline.work import run_unit
 
 log = logging.getLogger("curate")
@@ -100,7 +100,7 @@ class _StageWorker:
     def __init__(self, stage_name: str, config: Any, seed: int) -> None:
         logging.basicConfig(level=logging.WARNING)
         pyarrow_without_pandas()
-        reuse_freed_memory()
+        keep_freed_memory()
         self.stage = build_stage(stage_name, config, seed)
 
     def call(self, method: str, args: tuple) -> Any:

@@ -1,4 +1,4 @@
-"""Process start-up that a short command can feel.
+"""Process-wide settings made at start-up: what a short command can feel, and how memory is reused.
 
 pyarrow imports pandas, when it is installed, at its first conversion of Python values
 (`pa.array`, `pa.table`, even of numpy arrays) only to ask whether they are pandas objects and
@@ -11,6 +11,7 @@ imports it, as pyarrow retries there.
 from __future__ import annotations
 
 import ctypes
+import os
 import sys
 
 
@@ -42,15 +43,19 @@ _MMAP_THRESHOLD = 32 << 20  # glibc's largest
 _TRIM_THRESHOLD = 1 << 30
 
 
-def reuse_freed_memory() -> None:
-    """Let glibc's malloc keep freed blocks for reuse instead of handing them back to the kernel.
+def keep_freed_memory() -> None:
+    """Let this process reuse the memory it frees instead of handing it back to the kernel.
 
-    numpy takes its arrays from malloc; a batch's temporaries (a byte mask per character of 8,192
-    documents is ~30 MB) are each a fresh mmap by default, or are trimmed off the heap when freed,
-    so every batch faults its pages in again and the kernel zeroes them: 20 % of an exact-dedup
-    run's CPU here (perf: clear_page_erms). Kept on the heap, the next batch reuses them. The peak
-    is unchanged; a process just keeps it until it exits. A no-op where libc is not glibc.
+    A stage allocates and frees a batch's worth of buffers per batch (Arrow's, from mimalloc;
+    numpy's, from glibc's malloc: a byte mask over 8,192 documents' text is ~30 MB). By default
+    both return freed pages to the kernel (mimalloc after 10 ms, with madvise and the TLB
+    shootdowns it brings; glibc by mmap per large block and by trimming the heap), so the next
+    batch faults them in again and the kernel zeroes them: ~20 % of an exact-dedup run's CPU
+    here (perf: clear_page_erms), half its system time. Kept, they are reused. The peak is
+    unchanged; a process holds it until it exits. A setting already in the environment wins;
+    call before pyarrow is imported (mimalloc reads its options when it loads).
     """
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")  # Ray workers started here inherit it
     if not sys.platform.startswith("linux"):
         return
     try:

@@ -118,3 +118,31 @@ def test_a_command_does_not_import_pandas_yet_pandas_still_works_after(tmp_path)
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.endswith("0 False\n(2, 1) True\n"), r.stdout
+
+
+# Runs the CLI in-process, noting MIMALLOC_PURGE_DELAY when pyarrow (whose mimalloc reads it as it
+# loads) is first imported.
+_SEEN_BY_PYARROW = r"""
+import importlib.abc, os, sys
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyarrow":
+            print("pyarrow saw", os.environ.get("MIMALLOC_PURGE_DELAY"), flush=True)
+            sys.meta_path.remove(self)
+        return None
+sys.meta_path.insert(0, Watch())
+from pipeline.cli import main
+main(["stages"])
+"""
+
+
+def test_freed_memory_is_kept_from_before_pyarrow_loads_and_the_environment_wins():
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    r = subprocess.run([sys.executable, "-c", _SEEN_BY_PYARROW], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "pyarrow saw -1" in r.stdout.splitlines()
+    r = subprocess.run([sys.executable, "-c", _SEEN_BY_PYARROW], capture_output=True, text=True,
+                       env={**env, "MIMALLOC_PURGE_DELAY": "250"})
+    assert "pyarrow saw 250" in r.stdout.splitlines()
