@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from pipeline.config import ConfigError, InputSpec, load_config, parse_config, parse_override
-from pipeline.startup import keep_freed_memory, pyarrow_without_pandas
+from pipeline.startup import keep_freed_memory, one_blas_thread, pyarrow_without_pandas
 
 EPILOG = """\
 examples:
@@ -166,7 +166,8 @@ def _print_table(out: str, names: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    keep_freed_memory()  # before pyarrow loads
+    keep_freed_memory()  # these two before numpy and pyarrow load
+    one_blas_thread()
     pyarrow_without_pandas()
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
                         format="%(asctime)s %(levelname)s %(message)s", datefmt="%H:%M:%S")

@@ -64,3 +64,15 @@ def keep_freed_memory() -> None:
         return  # musl and others: no mallopt
     mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
     mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD)
+
+
+def one_blas_thread() -> None:
+    """numpy's OpenBLAS on one thread, unless the environment says otherwise.
+
+    Its thread pool starts when numpy is imported and spins waiting for work: ~0.15 s of CPU
+    per process here, a tenth of a 2-core exact-dedup run, for nothing - a stage's parallelism is
+    its workers (Ray sets OMP_NUM_THREADS=1 in its workers, which OpenBLAS honours too) and its
+    threads, and the matrices stages multiply (lid.176's output layer) are small. Call before
+    numpy is imported.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -120,15 +120,15 @@ def test_a_command_does_not_import_pandas_yet_pandas_still_works_after(tmp_path)
     assert r.stdout.endswith("0 False\n(2, 1) True\n"), r.stdout
 
 
-# Runs the CLI in-process, noting MIMALLOC_PURGE_DELAY when pyarrow (whose mimalloc reads it as it
-# loads) is first imported.
-_SEEN_BY_PYARROW = r"""
+# Runs the CLI in-process, noting the settings native libraries read as they load when numpy
+# (OpenBLAS: its thread count) and pyarrow (mimalloc: its purge delay) are first imported.
+_SEEN_AT_LOAD = r"""
 import importlib.abc, os, sys
 class Watch(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name == "pyarrow":
-            print("pyarrow saw", os.environ.get("MIMALLOC_PURGE_DELAY"), flush=True)
-            sys.meta_path.remove(self)
+        if name in ("numpy", "pyarrow") and name not in sys.modules:
+            print(name, "saw", os.environ.get("OPENBLAS_NUM_THREADS"), os.environ.get("MIMALLOC_PURGE_DELAY"),
+                  flush=True)
         return None
 sys.meta_path.insert(0, Watch())
 from pipeline.cli import main
@@ -136,13 +136,14 @@ main(["stages"])
 """
 
 
-def test_freed_memory_is_kept_from_before_pyarrow_loads_and_the_environment_wins():
+def test_native_libraries_load_with_one_blas_thread_and_freed_memory_kept_unless_told_otherwise():
     import os
 
-    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
-    r = subprocess.run([sys.executable, "-c", _SEEN_BY_PYARROW], capture_output=True, text=True, env=env)
+    env = {k: v for k, v in os.environ.items() if k not in ("MIMALLOC_PURGE_DELAY", "OPENBLAS_NUM_THREADS")}
+    r = subprocess.run([sys.executable, "-c", _SEEN_AT_LOAD], capture_output=True, text=True, env=env)
     assert r.returncode == 0, r.stderr
-    assert "pyarrow saw -1" in r.stdout.splitlines()
-    r = subprocess.run([sys.executable, "-c", _SEEN_BY_PYARROW], capture_output=True, text=True,
-                       env={**env, "MIMALLOC_PURGE_DELAY": "250"})
-    assert "pyarrow saw 250" in r.stdout.splitlines()
+    seen = sorted(line for line in r.stdout.splitlines() if " saw " in line)
+    assert seen == ["numpy saw 1 -1", "pyarrow saw 1 -1"], seen
+    r = subprocess.run([sys.executable, "-c", _SEEN_AT_LOAD], capture_output=True, text=True,
+                       env={**env, "MIMALLOC_PURGE_DELAY": "250", "OPENBLAS_NUM_THREADS": "2"})
+    assert sorted(line for line in r.stdout.splitlines() if " saw " in line) == ["numpy saw 2 250", "pyarrow saw 2 250"]
