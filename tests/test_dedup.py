@@ -230,3 +230,48 @@ def test_exact_copies_differing_in_case_unicode_form_and_whitespace_are_one_docu
     assert decisions(out / "01-exact_dedup") == {"a-original": None, "b-trailing-newlines": "a-original",
                                                   "c-indented-upper": "a-original", "d-crlf-nbsp": "a-original",
                                                   "e-rewrapped": "a-original", "f-one-word-more": None}
+
+
+def _words_by_arrow_kernels(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """What `words` computed before it split text in numpy: punctuation and symbols to spaces by
+    RE2, characters of unspaced scripts to " c ", then Arrow's split on white space."""
+    import pyarrow.compute as pc
+
+    from pipeline import unicode
+    from pipeline.hashing import hash64
+    from stages.ngrams import _UNSPACED
+
+    t = pc.utf8_lower(unicode.normalize(texts, "NFKC"))
+    t = pc.replace_substring_regex(t, r"[\p{P}\p{S}]+", " ")
+    t = pc.replace_substring_regex(t, f"([{_UNSPACED}])", " \\1 ")
+    lists = pc.utf8_split_whitespace(pc.utf8_trim_whitespace(t))
+    offsets = np.asarray(lists.offsets.to_numpy(zero_copy_only=False), dtype=np.int64)
+    flat = lists.flatten()
+    return (hash64(flat) if len(flat) else np.zeros(0, np.uint64)), offsets - offsets[0]
+
+
+def _jsonl_texts(path: Path, compression: str) -> pa.Array:
+    lines = pa.input_stream(str(path), compression=compression).read().decode().splitlines()
+    return pa.array([json.loads(line)["text"] for line in lines if line.strip()], pa.string())
+
+
+def test_words_split_where_the_arrow_kernels_split():
+    rng = random.Random(7)
+    # ASCII, controls, Latin, combining marks, general punctuation and spaces, CJK symbols and
+    # ideographs, Thai, Lao, Khmer, emoji, full-width forms, Arabic, Cyrillic, odd white space
+    pools = [range(32, 127), range(0, 32), range(0x80, 0x250), range(0x300, 0x370), range(0x2000, 0x2070),
+             range(0x3000, 0x3100), range(0x4E00, 0x4E80), range(0xE00, 0xE80), range(0xE80, 0xF00),
+             range(0x1780, 0x1800), range(0x1F300, 0x1F700), range(0xFF00, 0xFFF0), range(0x600, 0x700),
+             range(0x400, 0x500), [0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x180E, 0x200B, 0xFEFF]]
+    written = ["", " ", "  two  words ", "!?", "🔧", "a🔧b", "中文字", "a中b", "กิน", "x\u0301y", "İstanbul",
+               "ﬁne ﬂow", "①②", "Ａｂｃ", "tab\tand\u2028line", None, "end."]
+    texts = written + ["".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(0, 40)))
+                       for _ in range(2000)]
+    for batch in [pa.array(texts, pa.string()), pa.array(texts, pa.string()).slice(5, 900),
+                  pa.array(["", None, ""], pa.string()), pa.array([], pa.string()),
+                  pq.read_table(SAMPLE / "books/gutenberg.parquet").column("text").combine_chunks(),
+                  _jsonl_texts(SAMPLE / "manpages/manpages.jsonl.zst", "zstd"),  # nine languages
+                  _jsonl_texts(SAMPLE / "web/cc-web.jsonl.gz", "gzip")]:
+        ours, expected = words(batch), _words_by_arrow_kernels(batch)
+        assert np.array_equal(ours[1], expected[1])
+        assert np.array_equal(ours[0], expected[0])
