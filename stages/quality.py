@@ -26,10 +26,14 @@ from pipeline.stage import Decisions, Stage, register
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
-ALPHA_WORD_RE = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
+# a whitespace-separated word without a letter: only digits, "_" and non-word characters (counting
+# these is 2x faster than matching the words with a letter, \S*[^\W\d_]\S*, which backtracks)
+LETTERLESS_WORD_RE = re.compile(r"(?<!\S)(?:[\d_]|[^\w\s])+(?!\S)")
 PARAGRAPH_RE = re.compile(r"\n{2,}")
 LINES_RE = re.compile(r"\n+")
 SENTENCE_END_RE = re.compile(r"[.!?…。！？]+(?=\s|$)")
+# a line (of text without other line breaks than \n) holding a sentence end: one match per line
+LINE_WITH_SENTENCE_END_RE = re.compile(r"^.*?[.!?…。！？]+(?=\s|$)", re.MULTILINE)
 CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
@@ -158,12 +162,14 @@ class Rules:
             reason = self.gopher(text, words, english, m, real[0][i], real[1][i])
             if reason:
                 return reason, text, m
+        tokens = len(words)
         if cfg.c4.enabled:
-            reason, text = self.c4(text, m)
+            reason, text, removed = self.c4(text, m)
             if reason:
                 return reason, text, m
+            tokens -= removed
         if cfg.fineweb.enabled:
-            reason = self.fineweb(text, m)
+            reason = self.fineweb(text, m, tokens)
             if reason:
                 return reason, text, m
         return None, text, m
@@ -226,7 +232,7 @@ class Rules:
         # Gopher's words here are whitespace-separated ("Valentin," has a letter); counting each
         # punctuation mark as a word, as datatrove does, rejects dialogue-heavy prose
         spaced = len(text.split())
-        alpha = len(ALPHA_WORD_RE.findall(text)) / max(spaced, 1)
+        alpha = (spaced - len(LETTERLESS_WORD_RE.findall(text))) / max(spaced, 1)
         m["q_alpha_words"] = alpha
         if alpha < c.min_alpha_words:
             return "gopher_alpha_words"
@@ -237,37 +243,48 @@ class Rules:
                 return "gopher_stop_words"
         return None
 
-    def c4(self, text: str, m: dict) -> tuple[str | None, str]:
+    def c4(self, text: str, m: dict) -> tuple[str | None, str, int]:
+        """(reason, the text C4 keeps, how many WORD_RE tokens its line removal took out)."""
         c = self.cfg.c4
-        kept, sentences = [], 0
+        kept, removed = [], 0
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
             if len(line) > c.max_word_length and any(len(w) > c.max_word_length for w in words):
+                removed += len(WORD_RE.findall(line))
                 continue
             if c.remove_citations:
-                line = CITATION_RE.sub("", line)
-            if c.drop_lines_without_terminal_punct and (not line.endswith(C4_END) or line.endswith("...")):
-                continue
-            if len(words) < c.min_words_per_line:
+                cut = CITATION_RE.sub("", line)
+                if cut != line:
+                    removed += len(WORD_RE.findall(line)) - len(WORD_RE.findall(cut))
+                    line = cut
+            if (c.drop_lines_without_terminal_punct and (not line.endswith(C4_END) or line.endswith("..."))) \
+                    or len(words) < c.min_words_per_line:
+                removed += len(WORD_RE.findall(line))
                 continue
             low = line.lower()
             if c.reject_lorem_ipsum and "lorem ipsum" in low:
-                return "c4_lorem_ipsum", text
+                return "c4_lorem_ipsum", text, 0
             if c.drop_javascript_lines and "javascript" in low:
+                removed += len(WORD_RE.findall(line))
                 continue
             if c.reject_curly_bracket and "{" in line:
-                return "c4_curly_bracket", text
+                return "c4_curly_bracket", text, 0
             if c.drop_policy_lines and any(p in low for p in POLICY):
+                removed += len(WORD_RE.findall(line))
                 continue
-            sentences += max(1, len(SENTENCE_END_RE.findall(line)))
             kept.append(line)
+        # a line's sentences: its sentence ends, at least one; matches never span a line break
+        joined = "\n".join(kept)
+        sentences = len(SENTENCE_END_RE.findall(joined)) + len(kept) - len(LINE_WITH_SENTENCE_END_RE.findall(joined))
         m["q_sentences"] = sentences
         if sentences < c.min_sentences:
-            return "c4_too_few_sentences", text
-        return None, "\n".join(kept).strip()
+            return "c4_too_few_sentences", text, 0
+        return None, joined.strip(), removed
 
-    def fineweb(self, text: str, m: dict) -> str | None:
+    def fineweb(self, text: str, m: dict, tokens: int) -> str | None:
+        """`tokens`: how many WORD_RE tokens `text` holds (known from the words of the text C4
+        read, less those of the lines it removed: tokens never span a line break)."""
         c = self.cfg.fineweb
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
@@ -284,7 +301,7 @@ class Rules:
         m["q_dup_line_chars"] = dup
         if dup > c.max_dup_line_chars:
             return "fineweb_dup_line_chars"
-        ratio = text.count("\n") / max(len(WORD_RE.findall(text)), 1)
+        ratio = text.count("\n") / max(tokens, 1)
         m["q_newlines_per_word"] = ratio
         if ratio > c.max_newlines_per_word:
             return "fineweb_newlines_per_word"
