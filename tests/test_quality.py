@@ -125,3 +125,29 @@ def test_bad_threshold_type_is_a_config_error(tmp_path):
 
     with pytest.raises(ConfigError, match="min_words"):
         make_config(tmp_path, [str(SAMPLE)], [{"name": "read"}, {"name": "quality", "gopher_quality": {"min_words": "fifty"}}])
+
+
+def test_measures_are_those_of_the_text_c4_keeps(prose):
+    """Sentences, newlines per word and alphabetic words as their definitions say, on the text C4
+    keeps (lines dropped, citations cut): the rules count them without re-reading that text."""
+    import re
+
+    from stages.quality import SENTENCE_END_RE
+
+    alpha_word = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
+    written = [
+        prose[4] + "\n\nSee the notes [1] and [citation needed] below... and more!? Yes.\n"
+        "Menu\nHome | About\nThis site uses cookies to improve things, sadly.\n"
+        "Enable javascript to read the rest of this page.\n\u2028Sec. 2: 3.5 x 10 ² units, 1_000 _x_ -- ok.",
+        prose[5].replace(". ", ".\n"),  # one sentence a line
+        prose[6] + "\n\nfoo[2]bar was written here\n\n\n\nso short\nnot long\nbrief",
+    ]
+    rules = Rules(QualityConfig())
+    for text in written:
+        reason, kept, m = rules.check(text, True)
+        assert reason is None, reason
+        assert kept != text
+        lines = kept.split("\n")
+        assert m["q_sentences"] == sum(max(1, len(SENTENCE_END_RE.findall(l))) for l in lines)
+        assert m["q_newlines_per_word"] == kept.count("\n") / max(len(WORD_RE.findall(kept)), 1)
+        assert m["q_alpha_words"] == len(alpha_word.findall(text)) / max(len(text.split()), 1)
