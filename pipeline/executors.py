@@ -201,7 +201,22 @@ class RayExecutor:
 
     def shutdown(self) -> None:
         if self._started_here:
+            _stop_autoscaler_monitor(self.ray)
             self.ray.shutdown()
+
+
+def _stop_autoscaler_monitor(ray: Any) -> None:
+    """Kills the autoscaler monitor of a local instance this process started. `ray.shutdown`
+    sends each Ray process SIGTERM and waits up to a second for it; the monitor (nothing to save:
+    the instance has one node and goes away with it) outlasts that every time, so a command
+    spent 1.0 of shutdown's 1.4 s here waiting for it. Where Ray keeps its processes elsewhere
+    (another version), shutdown just waits as before."""
+    node = getattr(getattr(getattr(ray, "_private", None), "worker", None), "_global_node", None)
+    for info in (getattr(node, "all_processes", None) or {}).get("monitor", []):
+        process = getattr(info, "process", None)
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=5)
 
 
 def make_executor(kind: str, num_cpus: int | None = None) -> Any:

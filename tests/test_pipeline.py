@@ -382,3 +382,36 @@ def test_every_row_local_stage_answers_an_empty_batch():
         stage.setup()
         d = stage.process(empty)
         assert d.table.num_rows == 0 and len(d.reject) == 0, name
+
+
+_RAY_STARTED_AND_STOPPED = r"""
+import os, ray
+from pipeline.executors import RayExecutor
+ex = RayExecutor(num_cpus=1)
+node = ray._private.worker._global_node
+pids = {kind: [i.process.pid for i in infos] for kind, infos in node.all_processes.items()}
+monitor, waited_for = node.all_processes["monitor"][0].process, []
+terminate = monitor.terminate
+monitor.terminate = lambda: (waited_for.append("monitor"), terminate())  # ray.shutdown's SIGTERM, then up to 1 s
+ex.shutdown()
+alive = []
+for kind, ps in pids.items():
+    for pid in ps:
+        try:
+            os.kill(pid, 0)
+            if open(f"/proc/{pid}/stat").read().split()[2] != "Z":
+                alive.append(kind)
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+print(alive, waited_for)
+"""
+
+
+def test_a_local_ray_instance_leaves_no_process_behind():
+    """Shutting down kills the autoscaler monitor instead of waiting for it to heed SIGTERM."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env.pop("RAY_ADDRESS", None)
+    r = subprocess.run([sys.executable, "-c", _RAY_STARTED_AND_STOPPED], capture_output=True, text=True, env=env,
+                       cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split("\n")[-2] == "[] []", r.stdout
