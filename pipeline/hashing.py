@@ -19,9 +19,10 @@ def hash64(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """xxh3-64 of every string (a null hashes like the empty string): strings of up to 16 bytes
     (words, ids) in numpy, longer ones by the xxhash library."""
     values, offsets, data = _buffers(values)
-    out = xxh3_64_short(np.frombuffer(data, np.uint8), offsets)
+    long = np.diff(offsets) > SHORT
+    out = np.zeros(len(values), np.uint64) if long.all() else xxh3_64_short(np.frombuffer(data, np.uint8), offsets)
     digest = xxhash.xxh3_64_intdigest
-    for i in np.flatnonzero(np.diff(offsets) > SHORT).tolist():
+    for i in np.flatnonzero(long).tolist():
         out[i] = digest(data[offsets[i]:offsets[i + 1]])
     return out
 

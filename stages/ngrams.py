@@ -78,8 +78,8 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
     A word is a run of characters between white space, punctuation and symbols, or one character
     of a script written without spaces - what rewriting punctuation to spaces and those characters
-    to " c " and splitting on white space gives, found in numpy on the text's bytes (3x those
-    Arrow kernels on the benchmark corpus).
+    to " c " and splitting on white space gives, found in numpy on the text's bytes (the whole
+    function 2.4 -> 1.6 s of one core per 100 MB of the benchmark corpus against those kernels).
     """
     t = pc.utf8_lower(unicode.normalize(texts, "NFKC"))
     if isinstance(t, pa.ChunkedArray):
