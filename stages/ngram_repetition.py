@@ -42,14 +42,19 @@ class BatchWords:
     @classmethod
     def of(cls, words: list[list[str]]) -> "BatchWords":
         counts = np.fromiter(map(len, words), np.int64, len(words))
-        flat = pa.array(list(itertools.chain.from_iterable(words)), pa.large_string())
+        offsets = np.zeros(len(words) + 1, np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        return cls.of_tokens(pa.array(list(itertools.chain.from_iterable(words)), pa.large_string()), offsets)
+
+    @classmethod
+    def of_tokens(cls, flat: pa.Array, offsets: np.ndarray) -> "BatchWords":
+        """From every document's words end to end and each document's first word (and the total)."""
+        offsets = np.asarray(offsets, np.int64)
         ids = flat.dictionary_encode().indices.to_numpy().astype(np.uint64)
         cum = np.zeros(len(flat) + 1, np.int64)
         np.cumsum(pc.utf8_length(flat).to_numpy(), out=cum[1:])
-        doc = np.repeat(np.arange(len(words)), counts)
-        offsets = np.zeros(len(words) + 1, np.int64)
-        np.cumsum(counts, out=offsets[1:])
-        return cls(flat, ids, cum, doc, offsets)
+        doc = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+        return cls(flat, ids, cum, doc, offsets - offsets[0])
 
 
 @dataclass

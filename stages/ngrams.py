@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 from pipeline import unicode
 from pipeline.hashing import hash64
 from pipeline.shuffle import mix64
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, tokens
 
 SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
                           0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0x27D4EB2F165667C5, 0x85EBCA77C2B2AE63],
@@ -21,46 +22,18 @@ SHINGLE_MULT = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E377
 
 _UNSPACED = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}"
 
-# What a character is to `words`: part of a word, a separator (white space, punctuation or a
-# symbol), or a word of its own (a character of a script written without spaces).
-WORD, SEPARATOR, ALONE = 0, 1, 2
-_UNKNOWN = -1
-
-
-class CharClasses:
-    """The class of every code point, asked of Arrow's own kernels (RE2's \\p{P}, \\p{S} and
-    script classes, `utf8_split_whitespace`'s white space) the first time a batch holds it, so
-    `words` splits exactly where a regex rewrite and Arrow's split would; kept for the process."""
-
-    def __init__(self) -> None:
-        self.table = np.full(0x110000, _UNKNOWN, np.int8)
-        self.learn(np.arange(128))
-        # the ASCII separators as runs [lo, hi] of byte values
-        sep = np.concatenate([[False], self.table[:128] == SEPARATOR, [False]])
-        edges = np.flatnonzero(np.diff(sep.astype(np.int8)))
-        self.ascii_separators = [(int(lo), int(hi) - 1) for lo, hi in zip(edges[::2], edges[1::2])]
-        if (self.table[:128] == ALONE).any():
-            raise AssertionError("an ASCII character of a script written without spaces")
-
-    def learn(self, cps: np.ndarray) -> None:
-        cps = cps[(cps < 0xD800) | (cps > 0xDFFF)]  # surrogates: never in valid UTF-8
-        chars = pa.array([chr(c) for c in cps.tolist()], pa.string())
-        sep = pc.match_substring_regex(chars, r"[\p{P}\p{S}]")
-        # white space as utf8_split_whitespace sees it: "a" + c + "b" comes apart
-        sep = pc.or_(sep, pc.equal(pc.list_value_length(pc.utf8_split_whitespace(
-            pc.binary_join_element_wise("a", chars, "b", ""))), 2))
-        alone = pc.match_substring_regex(chars, f"[{_UNSPACED}]")
-        classes = np.where(sep.to_numpy(zero_copy_only=False), SEPARATOR,  # punctuation goes first
-                           np.where(alone.to_numpy(zero_copy_only=False), ALONE, WORD))
-        self.table[cps] = classes
-
-    def of(self, cps: np.ndarray) -> np.ndarray:
-        classes = self.table[cps]
-        unknown = classes == _UNKNOWN
-        if unknown.any():
-            self.learn(np.unique(cps[unknown]))
-            classes = self.table[cps]
-        return classes
+# How `words` sees a character: punctuation and symbols (RE2's \p{P}, \p{S}) and white space (as
+# Arrow's utf8_split_whitespace) separate words, characters of scripts written without spaces are
+# words by themselves; punctuation goes first.
+def _minhash_classes(chars: list[str]) -> np.ndarray:
+    arr = pa.array(chars, pa.string())
+    sep = pc.match_substring_regex(arr, r"[\p{P}\p{S}]")
+    # white space as utf8_split_whitespace sees it: "a" + c + "b" comes apart
+    sep = pc.or_(sep, pc.equal(pc.list_value_length(pc.utf8_split_whitespace(
+        pc.binary_join_element_wise("a", arr, "b", ""))), 2))
+    alone = pc.match_substring_regex(arr, f"[{_UNSPACED}]")
+    return np.where(sep.to_numpy(zero_copy_only=False), SEPARATOR,
+                    np.where(alone.to_numpy(zero_copy_only=False), ALONE, WORD))
 
 
 _CLASSES: CharClasses | None = None
@@ -69,7 +42,7 @@ _CLASSES: CharClasses | None = None
 def char_classes() -> CharClasses:
     global _CLASSES
     if _CLASSES is None:
-        _CLASSES = CharClasses()  # two threads may both build one: the same table
+        _CLASSES = CharClasses(_minhash_classes)  # two threads may both build one: the same table
     return _CLASSES
 
 
@@ -86,7 +59,7 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         t = t.combine_chunks()
     offsets, data = unicode.string_bytes(t)
     offsets = offsets.astype(np.int64)
-    begin_at, lengths, kept = _words_in(data, offsets)
+    begin_at, lengths, kept = tokens(data, offsets, char_classes())
     # every byte but the separators' is in a word: words are end to end in `kept`
     starts = np.zeros(len(lengths), np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
@@ -110,52 +83,6 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     encoded = pc.dictionary_encode(flat)
     word_hash = hash64(encoded.dictionary)[encoded.indices.to_numpy(zero_copy_only=False)]
     return word_hash, doc_offsets
-
-
-def _words_in(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(byte position of every word's first character, each word's length in bytes, the bytes of
-    the words end to end) of UTF-8 text whose documents start at `offsets`."""
-    if len(data) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), data
-    cls = char_classes()
-    separator = np.zeros(len(data), bool)
-    for lo, hi in cls.ascii_separators:  # a few ranges: cheaper than a table lookup per byte
-        separator |= (data - np.uint8(lo)) <= np.uint8(hi - lo)
-    word = ~separator
-    lead = np.flatnonzero(data >= 0xC0)  # first bytes of multi-byte characters
-    alone = None
-    if len(lead):
-        length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
-        classes = cls.of(_code_points(data, lead, length))
-        for k in range(4):  # each byte of a character takes its class
-            more = length > k
-            at = lead[more] + k
-            separator[at] = classes[more] == SEPARATOR
-            word[at] = classes[more] == WORD
-        alone = lead[classes == ALONE]
-    prev_word = np.empty(len(data), bool)
-    prev_word[0] = False
-    prev_word[1:] = word[:-1]
-    prev_word[offsets[:-1][offsets[:-1] < len(data)]] = False  # a document's first byte follows none
-    begins = word & ~prev_word  # (a character's later bytes follow its first, of its class)
-    if alone is not None:
-        begins[alone] = True
-    # a word ends where the next word or a separator begins
-    bounds = np.flatnonzero(begins | separator)
-    first = np.flatnonzero(begins[bounds])
-    ends = np.append(bounds, len(data))[first + 1]
-    begin_at = bounds[first]
-    return begin_at, ends - begin_at, np.compress(~separator, data)
-
-
-def _code_points(data: np.ndarray, lead: np.ndarray, length: np.ndarray) -> np.ndarray:
-    """The code points of the multi-byte UTF-8 characters starting at `lead` (valid UTF-8)."""
-    last = len(data) - 1
-    b = [data[np.minimum(lead + k, last)].astype(np.int32) for k in range(4)]
-    two = ((b[0] & 0x1F) << 6) | (b[1] & 0x3F)
-    three = ((b[0] & 0x0F) << 12) | ((b[1] & 0x3F) << 6) | (b[2] & 0x3F)
-    four = ((b[0] & 0x07) << 18) | ((b[1] & 0x3F) << 12) | ((b[2] & 0x3F) << 6) | (b[3] & 0x3F)
-    return np.where(length == 2, two, np.where(length == 3, three, four))
 
 
 def ngram_hashes(word_hash: np.ndarray, offsets: np.ndarray, n: int, short_docs: bool = True

@@ -21,7 +21,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pipeline import unicode
 from pipeline.schema import set_column
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, tokens
 from pipeline.stage import Decisions, Stage, register
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
@@ -43,6 +45,7 @@ C4_END = (".", "?", "!", '"', "'")
 TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
 SYMBOLS = frozenset("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
 SYMBOL_ARRAY = pa.array(sorted(SYMBOLS), pa.large_string())
+STOP_ARRAY = pa.array(sorted(STOP_WORDS), pa.large_string())
 
 
 @dataclass
@@ -129,6 +132,39 @@ def _real_words(batch: BatchWords) -> tuple[list[int], list[int]]:
     return words.tolist(), chars.tolist()
 
 
+def _word_classes(chars: list[str]) -> np.ndarray:
+    """Characters as WORD_RE sees them: \\w runs are tokens, other non-space characters are
+    tokens by themselves, white space (\\s) separates (Python's re decides each)."""
+    word, space = re.compile(r"\w"), re.compile(r"\s")
+    return np.array([WORD if word.match(c) else SEPARATOR if space.match(c) else ALONE for c in chars], np.int8)
+
+
+_WORD_CLASSES: CharClasses | None = None
+
+
+def word_tokens(texts: pa.Array) -> BatchWords:
+    """Every text's WORD_RE tokens (`WORD_RE.findall`), as one batch, tokenised in numpy."""
+    global _WORD_CLASSES
+    if _WORD_CLASSES is None:
+        _WORD_CLASSES = CharClasses(_word_classes)  # two threads may both build one: the same table
+    offsets, data = unicode.string_bytes(texts)
+    begin_at, lengths, kept = tokens(data, offsets.astype(np.int64), _WORD_CLASSES)
+    starts = np.zeros(len(lengths) + 1, np.int64)
+    np.cumsum(lengths, out=starts[1:])
+    flat = pa.Array.from_buffers(pa.large_string(), len(lengths), [None, pa.py_buffer(starts), pa.py_buffer(kept)])
+    return BatchWords.of_tokens(flat, np.searchsorted(begin_at, offsets))
+
+
+def _stop_words(batch: BatchWords) -> np.ndarray:
+    """How many of STOP_WORDS each document holds."""
+    docs = len(batch.offsets) - 1
+    stop = np.flatnonzero(pc.is_in(batch.flat, value_set=STOP_ARRAY).to_numpy(zero_copy_only=False))
+    if not len(stop):
+        return np.zeros(docs, np.int64)
+    pairs = np.unique(batch.doc[stop].astype(np.int64) * (int(batch.ids.max()) + 1) + batch.ids[stop].astype(np.int64))
+    return np.bincount(pairs // (int(batch.ids.max()) + 1), minlength=docs)
+
+
 class Rules:
     """Documents through the rules, each on its own except for the n-gram measures, which are
     taken for a whole batch at once; `m` collects what was measured."""
@@ -143,15 +179,17 @@ class Rules:
         """(reason or None, text after C4's line removal, measured values) per document."""
         cfg = self.cfg
         c = cfg.gopher_repetition
-        words = [WORD_RE.findall(t) for t in texts]  # both Gopher families read the same text
-        batch = BatchWords.of(words) if c.enabled or cfg.gopher_quality.enabled else None
+        batch = word_tokens(pa.array(texts, pa.large_string()))  # both Gopher families read the same text
+        counts = np.diff(batch.offsets).tolist()
+        stops = _stop_words(batch).tolist()
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
         real = _real_words(batch) if cfg.gopher_quality.enabled else None
-        return [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, words))]
+        return [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
 
-    def _check(self, text: str, english: bool, words: list[str], grams: Repetition | None,
+    def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
                real: tuple[list[int], list[int]] | None, i: int) -> tuple[str | None, str, dict]:
+        """`words`: the text's WORD_RE tokens; `stops`: how many of STOP_WORDS are among them."""
         m: dict[str, float] = {}
         cfg = self.cfg
         if grams is not None:
@@ -159,10 +197,10 @@ class Rules:
             if reason:
                 return reason, text, m
         if real is not None:
-            reason = self.gopher(text, words, english, m, real[0][i], real[1][i])
+            reason = self.gopher(text, words, stops, english, m, real[0][i], real[1][i])
             if reason:
                 return reason, text, m
-        tokens = len(words)
+        tokens = words
         if cfg.c4.enabled:
             reason, text, removed = self.c4(text, m)
             if reason:
@@ -174,7 +212,7 @@ class Rules:
                 return reason, text, m
         return None, text, m
 
-    def repetition(self, text: str, words: list[str], m: dict, grams: Repetition, i: int) -> str | None:
+    def repetition(self, text: str, words: int, m: dict, grams: Repetition, i: int) -> str | None:
         c = self.cfg.gopher_repetition
         if not text:
             return "gopher_empty"
@@ -193,22 +231,23 @@ class Rules:
         if chars / len(text) > c.max_dup_line_char_frac:
             return "gopher_dup_line_chars"
         for n, limit in sorted(c.max_top_ngram_char_frac.items()):
-            if len(words) < n:
+            if words < n:
                 continue
             frac = int(grams.top[n][i]) / len(text)
             m[f"q_top_{n}gram_char_frac"] = frac
             if frac > limit:
                 return f"gopher_top_{n}gram"
         for n, limit in sorted(c.max_dup_ngram_char_frac.items()):
-            frac = int(grams.dup[n][i]) / len(text) if len(words) >= n else 0.0
+            frac = int(grams.dup[n][i]) / len(text) if words >= n else 0.0
             m[f"q_dup_{n}gram_char_frac"] = frac
             if frac > limit:
                 return f"gopher_dup_{n}grams"
         return None
 
-    def gopher(self, text: str, words: list[str], english: bool, m: dict, real: int, real_chars: int) -> str | None:
+    def gopher(self, text: str, words: int, stops: int, english: bool, m: dict, real: int, real_chars: int
+               ) -> str | None:
         c = self.cfg.gopher_quality
-        n_words = len(words) or 1
+        n_words = words or 1
         m["q_words"] = real
         if real < c.min_words:
             return "gopher_too_few_words"
@@ -237,9 +276,8 @@ class Rules:
         if alpha < c.min_alpha_words:
             return "gopher_alpha_words"
         if english:
-            stop = len(STOP_WORDS.intersection(words))
-            m["q_stop_words"] = stop
-            if stop < c.min_stop_words:
+            m["q_stop_words"] = stops
+            if stops < c.min_stop_words:
                 return "gopher_stop_words"
         return None
 

@@ -151,3 +151,29 @@ def test_measures_are_those_of_the_text_c4_keeps(prose):
         assert m["q_sentences"] == sum(max(1, len(SENTENCE_END_RE.findall(l))) for l in lines)
         assert m["q_newlines_per_word"] == kept.count("\n") / max(len(WORD_RE.findall(kept)), 1)
         assert m["q_alpha_words"] == len(alpha_word.findall(text)) / max(len(text.split()), 1)
+
+
+def test_word_tokens_are_the_word_regex_findall(prose):
+    """The batch tokenizer (numpy on the bytes, classes asked of Python's re) against
+    `WORD_RE.findall` itself: random Unicode, written edge cases, prose, man pages in nine
+    languages; and the stop words each document holds."""
+    import json
+    import random
+
+    import numpy as np
+
+    from stages.quality import STOP_WORDS, _stop_words, word_tokens
+
+    rng = random.Random(11)
+    pools = [range(32, 127), range(0, 32), range(0x80, 0x250), range(0x300, 0x370), range(0x2000, 0x2070),
+             range(0x3000, 0x3100), range(0x4E00, 0x4E80), range(0xE00, 0xE80), range(0x1F300, 0x1F700),
+             range(0xFF00, 0xFFF0), range(0x600, 0x700), range(0x400, 0x500), [0x85, 0xA0, 0x2028, 0x3000, 0x1C]]
+    written = ["", " ", "the and the of", "e\u0301", "a_b c", "x² ½", "中文", "don't stop-words!", "\u00a0the\u2003of"]
+    man = pa.input_stream(str(SAMPLE / "manpages/manpages.jsonl.zst"), compression="zstd").read().decode()
+    texts = written + prose + [json.loads(line)["text"] for line in man.splitlines() if line.strip()] + [
+        "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(0, 50))) for _ in range(1500)]
+    words = [WORD_RE.findall(t) for t in texts]
+    ours, theirs = word_tokens(pa.array(texts, pa.large_string())), BatchWords.of(words)
+    assert ours.flat.equals(theirs.flat)
+    assert np.array_equal(ours.offsets, theirs.offsets) and np.array_equal(ours.cum, theirs.cum)
+    assert _stop_words(ours).tolist() == [len(STOP_WORDS.intersection(w)) for w in words]
