@@ -84,10 +84,6 @@ def _mul128_fold64(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return lower ^ upper
 
 
-def _byteswap64(x: np.ndarray) -> np.ndarray:
-    return x.byteswap()
-
-
 def xxh3_64_short(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """XXH3_64bits (seed 0) of each string `data[offsets[i]:offsets[i+1]]` of up to 16 bytes, as
     the reference implementation computes it for those lengths; longer strings get 0."""
@@ -120,7 +116,7 @@ def xxh3_64_short(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
             s, k = starts[i], length[i]
             lo = at64[s] ^ (_secret64(24) ^ _secret64(32))
             hi = at64[s + k - 8] ^ (_secret64(40) ^ _secret64(48))
-            acc = ulen[i] + _byteswap64(lo) + hi + _mul128_fold64(lo, hi)
+            acc = ulen[i] + lo.byteswap() + hi + _mul128_fold64(lo, hi)
             out[i] = _avalanche_xxh3(acc)
     return out
 

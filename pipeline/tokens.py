@@ -61,6 +61,7 @@ def tokens(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
     of word characters or one lone character; separators end tokens and belong to none."""
     if len(data) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), data
+    offsets = np.asarray(offsets, np.int64)
     separator = _in_runs(data, classes.ascii_runs[SEPARATOR])
     alone_byte = _in_runs(data, classes.ascii_runs[ALONE])
     word = ~(separator | alone_byte)

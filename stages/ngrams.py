@@ -6,6 +6,8 @@ spaces (Han, kana, Thai, Lao, Khmer) count every character as a word.
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -36,14 +38,9 @@ def _minhash_classes(chars: list[str]) -> np.ndarray:
                     np.where(alone.to_numpy(zero_copy_only=False), ALONE, WORD))
 
 
-_CLASSES: CharClasses | None = None
-
-
+@functools.cache
 def char_classes() -> CharClasses:
-    global _CLASSES
-    if _CLASSES is None:
-        _CLASSES = CharClasses(_minhash_classes)  # two threads may both build one: the same table
-    return _CLASSES
+    return CharClasses(_minhash_classes)
 
 
 def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +55,7 @@ def words(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(t, pa.ChunkedArray):
         t = t.combine_chunks()
     offsets, data = unicode.string_bytes(t)
-    offsets = offsets.astype(np.int64)
+    offsets = offsets.astype(np.int64)  # (the blank words below index by them)
     begin_at, lengths, kept = tokens(data, offsets, char_classes())
     # every byte but the separators' is in a word: words are end to end in `kept`
     starts = np.zeros(len(lengths), np.int64)

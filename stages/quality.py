@@ -14,6 +14,7 @@ every document when no `language` column exists); other languages skip that rule
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -23,8 +24,8 @@ import pyarrow.compute as pc
 
 from pipeline import unicode
 from pipeline.schema import set_column
-from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, tokens
 from pipeline.stage import Decisions, Stage, register
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, tokens
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -139,16 +140,15 @@ def _word_classes(chars: list[str]) -> np.ndarray:
     return np.array([WORD if word.match(c) else SEPARATOR if space.match(c) else ALONE for c in chars], np.int8)
 
 
-_WORD_CLASSES: CharClasses | None = None
+@functools.cache
+def _word_char_classes() -> CharClasses:
+    return CharClasses(_word_classes)
 
 
 def word_tokens(texts: pa.Array) -> BatchWords:
     """Every text's WORD_RE tokens (`WORD_RE.findall`), as one batch, tokenised in numpy."""
-    global _WORD_CLASSES
-    if _WORD_CLASSES is None:
-        _WORD_CLASSES = CharClasses(_word_classes)  # two threads may both build one: the same table
     offsets, data = unicode.string_bytes(texts)
-    begin_at, lengths, kept = tokens(data, offsets.astype(np.int64), _WORD_CLASSES)
+    begin_at, lengths, kept = tokens(data, offsets, _word_char_classes())
     starts = np.zeros(len(lengths) + 1, np.int64)
     np.cumsum(lengths, out=starts[1:])
     flat = pa.Array.from_buffers(pa.large_string(), len(lengths), [None, pa.py_buffer(starts), pa.py_buffer(kept)])
@@ -161,8 +161,9 @@ def _stop_words(batch: BatchWords) -> np.ndarray:
     stop = np.flatnonzero(pc.is_in(batch.flat, value_set=STOP_ARRAY).to_numpy(zero_copy_only=False))
     if not len(stop):
         return np.zeros(docs, np.int64)
-    pairs = np.unique(batch.doc[stop].astype(np.int64) * (int(batch.ids.max()) + 1) + batch.ids[stop].astype(np.int64))
-    return np.bincount(pairs // (int(batch.ids.max()) + 1), minlength=docs)
+    width = int(batch.ids.max()) + 1
+    pairs = np.unique(batch.doc[stop].astype(np.int64) * width + batch.ids[stop].astype(np.int64))
+    return np.bincount(pairs // width, minlength=docs)
 
 
 class Rules:
@@ -175,11 +176,14 @@ class Rules:
     def check(self, text: str, english: bool) -> tuple[str | None, str, dict]:
         return self.check_batch([text], [english])[0]
 
-    def check_batch(self, texts: list[str], english: list[bool]) -> list[tuple[str | None, str, dict]]:
-        """(reason or None, text after C4's line removal, measured values) per document."""
+    def check_batch(self, texts: list[str], english: list[bool], column: pa.Array | None = None
+                    ) -> list[tuple[str | None, str, dict]]:
+        """(reason or None, text after C4's line removal, measured values) per document; `column`:
+        the same texts as an Arrow array, where the caller has them."""
         cfg = self.cfg
         c = cfg.gopher_repetition
-        batch = word_tokens(pa.array(texts, pa.large_string()))  # both Gopher families read the same text
+        # both Gopher families read the same text's words
+        batch = word_tokens(pa.array(texts, pa.large_string()) if column is None else column)
         counts = np.diff(batch.offsets).tolist()
         stops = _stop_words(batch).tolist()
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
@@ -361,14 +365,15 @@ class Quality(Stage):
         self.rules = Rules(self.config)
 
     def process(self, batch: pa.Table) -> Decisions:
-        texts = batch.column("text").to_pylist()
+        column = batch.column("text").combine_chunks()
+        texts = column.to_pylist()
         if "language" in batch.column_names:
             english = [l == "en" for l in batch.column("language").to_pylist()]
         else:
             english = [True] * len(texts)
         reasons, out_texts = [], []
         metrics = {k: np.full(len(texts), np.nan, dtype=np.float32) for k in METRICS}
-        for i, (text, (reason, new_text, m)) in enumerate(zip(texts, self.rules.check_batch(texts, english))):
+        for i, (text, (reason, new_text, m)) in enumerate(zip(texts, self.rules.check_batch(texts, english, column))):
             reasons.append(reason)
             out_texts.append(new_text if reason is None else text)
             for k, v in m.items():
