@@ -144,3 +144,33 @@ def test_numpy_lid176_answers_alike_batch_by_batch_and_with_a_full_cache(manpage
     assert small._filled == 7300
     assert (np.concatenate([p[0] for p in pieces]) == whole[0]).all()
     assert np.abs(np.concatenate([p[1] for p in pieces]) - whole[1]).max() < 1e-6
+
+
+def test_repeated_heads_get_lingua_answers_once_and_the_same_as_fresh(manpages):
+    """A worker remembers Lingua's answers: a head seen before (a copy, a boilerplate opening) is
+    not detected again, and every text gets what a stage that never saw it gives."""
+    unsure = ["Dette er en kort tekst.", "Ovo je kratak tekst o gradu.", "Saya suka makan nasi goreng.",
+              "Ini adalah buku yang bagus sekali.", "Jeg bor i Oslo og liker det godt."]
+    texts = [m["text"] for m in manpages[:40]] + unsure
+    remembering = Langid(LangidConfig())
+    remembering.setup()
+    asked: list[str] = []
+    detect = remembering.lingua.compute_language_confidence_values_in_parallel
+
+    class Spy:
+        def compute_language_confidence_values_in_parallel(self, heads):
+            asked.extend(heads)
+            return detect(heads)
+
+    remembering.lingua = Spy()
+    first = remembering.predict(pa.array(texts + unsure))  # copies within one batch
+    second = remembering.predict(pa.array(unsure[::-1] + texts))  # and across batches
+    assert asked and len(asked) == len(set(asked)), asked
+    assert set(unsure) <= set(asked)
+    fresh = Langid(LangidConfig())
+    fresh.setup()
+    for got, batch in ((first, texts + unsure), (second, unsure[::-1] + texts)):
+        want = fresh.predict(pa.array(batch))
+        assert list(got[0]) == list(want[0]) and (got[1] == want[1]).all()
+        fresh = Langid(LangidConfig())
+        fresh.setup()
