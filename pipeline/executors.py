@@ -147,10 +147,35 @@ def init_ray(num_cpus: int | None = None) -> bool:
     if not address:
         # Local runs need no auth token file; a cluster keeps whatever it is set up with.
         os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(address=address or None, num_cpus=None if address else num_cpus,
-             include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
+    with _without_api_server(ray, local=not address):
+        ray.init(address=address or None, num_cpus=None if address else num_cpus,
+                 include_dashboard=False, logging_level=logging.WARNING, log_to_driver=True)
     log.info("ray: %s", "cluster at " + address if address else "local instance")
     return True
+
+
+@contextmanager
+def _without_api_server(ray: Any, local: bool) -> Iterator[None]:
+    """A local instance started for one command without Ray's API server. With the dashboard off,
+    `ray.init` still starts the dashboard process (for job submission and the state API, which
+    a command's own instance never serves) and polls until it has imported aiohttp and reported
+    its address: ~0.5 s of every command's start here. Where Ray's internals differ (another
+    version) or the instance is a cluster's, nothing changes."""
+    node = getattr(getattr(ray, "_private", None), "node", None)
+    Node = getattr(node, "Node", None)
+    original = getattr(Node, "start_api_server", None)
+    if not local or original is None:
+        yield
+        return
+
+    def no_api_server(self: Any, **_: Any) -> None:
+        self._webui_url = None
+
+    Node.start_api_server = no_api_server
+    try:
+        yield
+    finally:
+        Node.start_api_server = original
 
 
 # Object-store settings a worker needs as the driver has them (pipeline.storage): a cluster's
