@@ -155,6 +155,13 @@ def word_tokens(texts: pa.Array) -> BatchWords:
     return BatchWords.of_tokens(flat, np.searchsorted(begin_at, offsets))
 
 
+def word_counts(texts: pa.Array) -> np.ndarray:
+    """How many WORD_RE tokens each text holds (`len(WORD_RE.findall(text))`)."""
+    offsets, data = unicode.string_bytes(texts)
+    begin_at = tokens(data, offsets, _word_char_classes())[0]
+    return np.diff(np.searchsorted(begin_at, offsets))
+
+
 def _stop_words(batch: BatchWords) -> np.ndarray:
     """How many of STOP_WORDS each document holds."""
     docs = len(batch.offsets) - 1
@@ -189,11 +196,23 @@ class Rules:
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
         real = _real_words(batch) if cfg.gopher_quality.enabled else None
-        return [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
+        results = [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
+        if cfg.fineweb.enabled:
+            # FineWeb reads the text C4 kept: its words counted for all such texts at once
+            later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
+            if cfg.c4.enabled and later:
+                words = word_counts(pa.array([results[i][1] for i in later], pa.large_string())).tolist()
+            else:
+                words = [counts[i] for i in later]
+            for i, n in zip(later, words):
+                reason, text, m = results[i]
+                results[i] = (self.fineweb(text, m, n), text, m)
+        return results
 
     def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
                real: tuple[list[int], list[int]] | None, i: int) -> tuple[str | None, str, dict]:
-        """`words`: the text's WORD_RE tokens; `stops`: how many of STOP_WORDS are among them."""
+        """Every rule before FineWeb's. `words`: the text's WORD_RE tokens; `stops`: how many of
+        STOP_WORDS are among them."""
         m: dict[str, float] = {}
         cfg = self.cfg
         if grams is not None:
@@ -204,16 +223,8 @@ class Rules:
             reason = self.gopher(text, words, stops, english, m, real[0][i], real[1][i])
             if reason:
                 return reason, text, m
-        tokens = words
         if cfg.c4.enabled:
-            reason, text, removed = self.c4(text, m)
-            if reason:
-                return reason, text, m
-            tokens -= removed
-        if cfg.fineweb.enabled:
-            reason = self.fineweb(text, m, tokens)
-            if reason:
-                return reason, text, m
+            return (*self.c4(text, m), m)
         return None, text, m
 
     def repetition(self, text: str, words: int, m: dict, grams: Repetition, i: int) -> str | None:
@@ -285,35 +296,28 @@ class Rules:
                 return "gopher_stop_words"
         return None
 
-    def c4(self, text: str, m: dict) -> tuple[str | None, str, int]:
-        """(reason, the text C4 keeps, how many WORD_RE tokens its line removal took out)."""
+    def c4(self, text: str, m: dict) -> tuple[str | None, str]:
+        """(reason, the text C4 keeps)."""
         c = self.cfg.c4
-        kept, removed = [], 0
+        kept = []
         for line in text.splitlines():
             line = line.strip()
             words = line.split()
             if len(line) > c.max_word_length and any(len(w) > c.max_word_length for w in words):
-                removed += len(WORD_RE.findall(line))
                 continue
             if c.remove_citations:
-                cut = CITATION_RE.sub("", line)
-                if cut != line:
-                    removed += len(WORD_RE.findall(line)) - len(WORD_RE.findall(cut))
-                    line = cut
+                line = CITATION_RE.sub("", line)
             if (c.drop_lines_without_terminal_punct and (not line.endswith(C4_END) or line.endswith("..."))) \
                     or len(words) < c.min_words_per_line:
-                removed += len(WORD_RE.findall(line))
                 continue
             low = line.lower()
             if c.reject_lorem_ipsum and "lorem ipsum" in low:
-                return "c4_lorem_ipsum", text, 0
+                return "c4_lorem_ipsum", text
             if c.drop_javascript_lines and "javascript" in low:
-                removed += len(WORD_RE.findall(line))
                 continue
             if c.reject_curly_bracket and "{" in line:
-                return "c4_curly_bracket", text, 0
+                return "c4_curly_bracket", text
             if c.drop_policy_lines and any(p in low for p in POLICY):
-                removed += len(WORD_RE.findall(line))
                 continue
             kept.append(line)
         # a line's sentences: its sentence ends, at least one; matches never span a line break
@@ -321,12 +325,11 @@ class Rules:
         sentences = len(SENTENCE_END_RE.findall(joined)) + len(kept) - len(LINE_WITH_SENTENCE_END_RE.findall(joined))
         m["q_sentences"] = sentences
         if sentences < c.min_sentences:
-            return "c4_too_few_sentences", text, 0
-        return None, joined.strip(), removed
+            return "c4_too_few_sentences", text
+        return None, joined.strip()
 
     def fineweb(self, text: str, m: dict, tokens: int) -> str | None:
-        """`tokens`: how many WORD_RE tokens `text` holds (known from the words of the text C4
-        read, less those of the lines it removed: tokens never span a line break)."""
+        """`tokens`: how many WORD_RE tokens `text` holds."""
         c = self.cfg.fineweb
         lines = [line for line in text.split("\n") if line.strip()]
         if not lines:

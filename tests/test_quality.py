@@ -129,7 +129,7 @@ def test_bad_threshold_type_is_a_config_error(tmp_path):
 
 def test_measures_are_those_of_the_text_c4_keeps(prose):
     """Sentences, newlines per word and alphabetic words as their definitions say, on the text C4
-    keeps (lines dropped, citations cut): the rules count them without re-reading that text."""
+    keeps (lines dropped, citations cut)."""
     import re
 
     from stages.quality import SENTENCE_END_RE
@@ -156,13 +156,13 @@ def test_measures_are_those_of_the_text_c4_keeps(prose):
 def test_word_tokens_are_the_word_regex_findall(prose):
     """The batch tokenizer (numpy on the bytes, classes asked of Python's re) against
     `WORD_RE.findall` itself: random Unicode, written edge cases, prose, man pages in nine
-    languages; and the stop words each document holds."""
+    languages; how many each holds, and the stop words each document holds."""
     import json
     import random
 
     import numpy as np
 
-    from stages.quality import STOP_WORDS, _stop_words, word_tokens
+    from stages.quality import STOP_WORDS, _stop_words, word_counts, word_tokens
 
     rng = random.Random(11)
     pools = [range(32, 127), range(0, 32), range(0x80, 0x250), range(0x300, 0x370), range(0x2000, 0x2070),
@@ -177,3 +177,4 @@ def test_word_tokens_are_the_word_regex_findall(prose):
     assert ours.flat.equals(theirs.flat)
     assert np.array_equal(ours.offsets, theirs.offsets) and np.array_equal(ours.cum, theirs.cum)
     assert _stop_words(ours).tolist() == [len(STOP_WORDS.intersection(w)) for w in words]
+    assert word_counts(pa.array(texts, pa.large_string())).tolist() == [len(w) for w in words]
