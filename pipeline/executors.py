@@ -1,8 +1,9 @@
 """Where work runs: Ray actors (local Ray or the cluster in RAY_ADDRESS), or inline.
 
-A stage's heavy state (models) is built once per worker: each Ray actor constructs the stage
-and calls `setup()` in its constructor, then serves many calls. A pool lives for one stage, so
-a global stage's phases (hash, shuffle, resolve, apply) all run on the same warm actors. Calls
+A stage's heavy state (models) is built once per worker: a Ray actor constructs the stage and
+calls `setup()` on the first call that names it, then serves many calls. A pool serves one
+stage, so a global stage's phases (hash, shuffle, resolve, apply) all run on the same warm
+actors; the next stage of the run reuses them when it asks for the same resources. Calls
 write their own files under deterministic names, so a call Ray retries after a worker died
 overwrites the same names with the same bytes.
 """
@@ -92,12 +93,18 @@ class InlineExecutor:
     def pool(self, stage_name: str, config: Any, seed: int, workers: int, resources) -> Iterator[InlinePool]:
         yield InlinePool([build_stage(stage_name, config, seed) for _ in range(max(1, workers))])
 
+    def release_workers(self) -> None:
+        pass
+
     def shutdown(self) -> None:
         pass
 
 
 class _StageWorker:
-    def __init__(self, stage_name: str, config: Any, seed: int) -> None:
+    """A Ray actor that serves stage after stage of one run: each call names its stage, built on
+    the first call that names it, so a restarted actor rebuilds what its retried call needs."""
+
+    def __init__(self) -> None:
         logging.basicConfig(level=logging.WARNING)
         # Ray sets OMP_NUM_THREADS to the cores it gave this worker; a Rust library's rayon pool
         # (Lingua's parallel detection) would take every core of the node instead, and workers
@@ -105,15 +112,20 @@ class _StageWorker:
         os.environ.setdefault("RAYON_NUM_THREADS", os.environ.get("OMP_NUM_THREADS", "1"))
         pyarrow_without_pandas()
         keep_freed_memory()
-        self.stage = build_stage(stage_name, config, seed)
+        self.key: tuple | None = None
+        self.stage: Any = None
 
-    def call(self, method: str, args: tuple) -> Any:
+    def call(self, key: tuple, method: str, args: tuple) -> Any:
+        if key != self.key:
+            self.stage = None  # the previous stage's models go before the next one's load
+            self.stage = build_stage(*key)
+            self.key = key
         return _call(self.stage, method, args)
 
 
 class RayPool:
-    def __init__(self, ray, actors: list) -> None:
-        self.ray, self.actors = ray, actors
+    def __init__(self, ray, actors: list, key: tuple) -> None:
+        self.ray, self.actors, self.key = ray, actors, key
 
     def imap_unordered(self, method: str, calls: list[tuple]) -> Iterator[tuple[int, Any]]:
         """(index, result) as calls finish; at most one call in flight per actor."""
@@ -124,7 +136,7 @@ class RayPool:
             while idle and queue:
                 i, args = queue.pop()
                 actor = idle.pop()
-                pending[actor.call.remote(method, args)] = (i, actor)
+                pending[actor.call.remote(self.key, method, args)] = (i, actor)
             done, _ = self.ray.wait(list(pending), num_returns=1)
             i, actor = pending.pop(done[0])
             idle.append(actor)
@@ -198,6 +210,8 @@ class RayExecutor:
 
         self.ray = ray
         self._started_here = init_ray(num_cpus)
+        self._actors: list = []  # kept from one stage to the next
+        self._options: dict | None = None
 
     def workers_for(self, resources, requested: int | None, units: int) -> int:
         if requested is None:
@@ -209,6 +223,8 @@ class RayExecutor:
 
     @contextmanager
     def pool(self, stage_name: str, config: Any, seed: int, workers: int, resources) -> Iterator[RayPool]:
+        """The stage's workers: those of the stage before where they ask for the same resources
+        (a worker process's start and imports, ~0.5 s, paid once per run), else new ones."""
         options: dict = {"num_cpus": resources.num_cpus, "num_gpus": resources.num_gpus,
                          # a killed worker process is restarted and its call re-run
                          "max_restarts": 3, "max_task_retries": 3}
@@ -216,15 +232,28 @@ class RayExecutor:
             options["memory"] = int(resources.memory_gb * (1 << 30))
         if env := forwarded_env():
             options["runtime_env"] = {"env_vars": env}
+        if options != self._options:
+            self.release_workers()
+            self._options = options
+        for a in self._actors[workers:]:  # idle workers would hold cores a later stage may need
+            self.ray.kill(a)
+        del self._actors[workers:]
         actor_cls = self.ray.remote(_StageWorker).options(**options)
-        actors = [actor_cls.remote(stage_name, config, seed) for _ in range(workers)]
+        self._actors += [actor_cls.remote() for _ in range(workers - len(self._actors))]
         try:
-            yield RayPool(self.ray, actors)
-        finally:
-            for a in actors:
-                self.ray.kill(a)
+            yield RayPool(self.ray, list(self._actors), (stage_name, config, seed))
+        except BaseException:
+            self.release_workers()  # a failed stage's workers may be in any state
+            raise
+
+    def release_workers(self) -> None:
+        """Ends the workers kept for the next stage (a run's end, a failed stage)."""
+        for a in self._actors:
+            self.ray.kill(a)
+        self._actors, self._options = [], None
 
     def shutdown(self) -> None:
+        self.release_workers()
         if self._started_here:
             _stop_autoscaler_monitor(self.ray)
             self.ray.shutdown()

@@ -133,8 +133,12 @@ class _LazyExecutor:
         return workers <= 1 or here < start + one_core / workers
 
     def shutdown(self) -> None:
-        if self.owned and self.executor is not None:
+        if self.executor is None:
+            return
+        if self.owned:
             self.executor.shutdown()
+        else:  # a caller's executor outlives the run; the workers kept between its stages do not
+            self.executor.release_workers()
 
 
 def run_pipeline(cfg: PipelineConfig, *, only: str | None = None, from_stage: str | None = None,

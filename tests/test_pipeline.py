@@ -421,3 +421,26 @@ def test_a_local_ray_instance_starts_no_api_server_and_leaves_no_process_behind(
     kinds, restored = r.stdout.split("\n")[-3].rsplit(" ", 1)
     assert "monitor" in kinds and "raylet" in kinds and "dashboard" not in kinds and restored == "True", r.stdout
     assert r.stdout.split("\n")[-2] == "[] []", r.stdout
+
+
+def test_stages_of_a_run_share_warm_ray_workers(ray_executor):
+    """The next stage reuses the workers of the one before when it asks for the same resources
+    (each call names its stage, which a worker builds the first time); other resources get new
+    workers, and releasing them ends them all."""
+    from pipeline.stage import Resources, stage_class
+
+    batch = pa.table({"id": ["a", "b"], "text": ["Cafe\u0301  menu\u00a0today.", "x"]})
+    ids = lambda pool: [a._actor_id.hex() for a in pool.actors]  # noqa: E731
+    with ray_executor.pool("normalize", stage_class("normalize").Config(), 0, 2, Resources()) as first:
+        normalized = first.map("process", [(batch,), (batch,)])
+    with ray_executor.pool("quality", stage_class("quality").Config(), 0, 1, Resources()) as second:
+        judged = second.map("process", [(batch,)])
+    assert ids(second) == ids(first)[:1]
+    assert "normalize_bytes_removed" in normalized[0].table.column_names
+    assert "q_words" in judged[0].table.column_names and "normalize_bytes_removed" not in judged[0].table.column_names
+    assert None not in judged[0].reject.to_pylist()  # two short texts: rejected
+    with ray_executor.pool("normalize", stage_class("normalize").Config(), 0, 1, Resources(num_cpus=0.5)) as third:
+        assert third.map("process", [(batch,)])[0].table.equals(normalized[0].table)
+    assert not set(ids(third)) & set(ids(first))
+    ray_executor.release_workers()
+    assert ray_executor._actors == []
