@@ -35,16 +35,19 @@ def cluster():
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}:{os.environ['PATH']}"}
     env.pop("RAY_ADDRESS", None)
     common = ["--block", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+    # each node's job agent on its own free port: another Ray instance on this machine (the test
+    # session's own, started by an earlier test) holds the default one, and jobs then find no agent
+    agent = lambda: ["--dashboard-agent-listen-port", str(_free_port())]  # noqa: E731
     head = subprocess.Popen([str(BIN / "ray"), "start", "--head", "--port", str(port), "--num-cpus", "1",
                              "--include-dashboard", "true", "--dashboard-host", "127.0.0.1",
-                             "--dashboard-port", str(dash), "--temp-dir", temp, *common],
+                             "--dashboard-port", str(dash), "--temp-dir", temp, *agent(), *common],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     procs = [head]
     try:
         address = f"127.0.0.1:{port}"
         _wait(lambda: _nodes(address, env) >= 1, head)
         procs.append(subprocess.Popen([str(BIN / "ray"), "start", "--address", address, "--num-cpus", "1",
-                                       "--resources", '{"second_node": 1}', *common],
+                                       "--resources", '{"second_node": 1}', *agent(), *common],
                                       env=env, start_new_session=True, stdout=subprocess.DEVNULL,
                                       stderr=subprocess.PIPE))
         _wait(lambda: _nodes(address, env) >= 2, procs[-1])
