@@ -89,6 +89,18 @@ def tokens(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
     return begin_at, ends - begin_at, np.compress(~separator, data)
 
 
+def starts_of(data: np.ndarray, classes: CharClasses, kind: int) -> np.ndarray:
+    """Per byte of UTF-8 text, whether a character of class `kind` starts there."""
+    out = np.zeros(len(data), bool)
+    ascii_ = np.flatnonzero(data < 0x80)
+    out[ascii_] = classes.table[data[ascii_]] == kind
+    lead = np.flatnonzero(data >= 0xC0)
+    if len(lead):
+        length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
+        out[lead] = classes.of(_code_points(data, lead, length)) == kind
+    return out
+
+
 def _code_points(data: np.ndarray, lead: np.ndarray, length: np.ndarray) -> np.ndarray:
     """The code points of the multi-byte UTF-8 characters starting at `lead` (valid UTF-8)."""
     last = len(data) - 1

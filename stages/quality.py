@@ -25,13 +25,11 @@ import pyarrow.compute as pc
 from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
-from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, tokens
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, starts_of, tokens
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
-# a whitespace-separated word without a letter: only digits, "_" and non-word characters (counting
-# these is 2x faster than matching the words with a letter, \S*[^\W\d_]\S*, which backtracks)
-LETTERLESS_WORD_RE = re.compile(r"(?<!\S)(?:[\d_]|[^\w\s])+(?!\S)")
+LETTER_RE = re.compile(r"[^\W\d_]")  # what Gopher's alphabetic-words rule calls a letter
 PARAGRAPH_RE = re.compile(r"\n{2,}")
 LINES_RE = re.compile(r"\n+")
 SENTENCE_END_RE = re.compile(r"[.!?…。！？]+(?=\s|$)")
@@ -145,6 +143,30 @@ def _word_char_classes() -> CharClasses:
     return CharClasses(_word_classes)
 
 
+@functools.cache
+def _spacing_classes() -> CharClasses:
+    """White space (str.isspace, what str.split splits on) separates; everything else is a word."""
+    return CharClasses(lambda chars: np.array([SEPARATOR if c.isspace() else WORD for c in chars], np.int8))
+
+
+@functools.cache
+def _letter_classes() -> CharClasses:
+    return CharClasses(lambda chars: np.array([WORD if LETTER_RE.match(c) else ALONE for c in chars], np.int8))
+
+
+def alpha_words(texts: pa.Array) -> tuple[list[int], list[int]]:
+    """(whitespace-separated words, those holding a letter) per text: `len(text.split())`, and
+    how many of those words `LETTER_RE` finds something in."""
+    offsets, data = unicode.string_bytes(texts)
+    begin_at, lengths, _ = tokens(data, offsets, _spacing_classes())
+    letters = np.zeros(len(data) + 1, np.int64)
+    np.cumsum(starts_of(data, _letter_classes(), WORD), out=letters[1:])
+    lettered = np.zeros(len(begin_at) + 1, np.int64)
+    np.cumsum(letters[begin_at + lengths] > letters[begin_at], out=lettered[1:])
+    bounds = np.searchsorted(begin_at, offsets)
+    return np.diff(bounds).tolist(), np.diff(lettered[bounds]).tolist()
+
+
 def word_tokens(texts: pa.Array) -> BatchWords:
     """Every text's WORD_RE tokens (`WORD_RE.findall`), as one batch, tokenised in numpy."""
     offsets, data = unicode.string_bytes(texts)
@@ -190,12 +212,13 @@ class Rules:
         cfg = self.cfg
         c = cfg.gopher_repetition
         # both Gopher families read the same text's words
-        batch = word_tokens(pa.array(texts, pa.large_string()) if column is None else column)
+        batch_texts = pa.array(texts, pa.large_string()) if column is None else column
+        batch = word_tokens(batch_texts)
         counts = np.diff(batch.offsets).tolist()
         stops = _stop_words(batch).tolist()
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
-        real = _real_words(batch) if cfg.gopher_quality.enabled else None
+        real = (*_real_words(batch), *alpha_words(batch_texts)) if cfg.gopher_quality.enabled else None
         results = [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
         if cfg.fineweb.enabled:
             # FineWeb reads the text C4 kept: its words counted for all such texts at once
@@ -210,7 +233,7 @@ class Rules:
         return results
 
     def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
-               real: tuple[list[int], list[int]] | None, i: int) -> tuple[str | None, str, dict]:
+               real: tuple[list[int], ...] | None, i: int) -> tuple[str | None, str, dict]:
         """Every rule before FineWeb's. `words`: the text's WORD_RE tokens; `stops`: how many of
         STOP_WORDS are among them."""
         m: dict[str, float] = {}
@@ -220,7 +243,7 @@ class Rules:
             if reason:
                 return reason, text, m
         if real is not None:
-            reason = self.gopher(text, words, stops, english, m, real[0][i], real[1][i])
+            reason = self.gopher(text, words, stops, english, m, *(r[i] for r in real))
             if reason:
                 return reason, text, m
         if cfg.c4.enabled:
@@ -259,8 +282,10 @@ class Rules:
                 return f"gopher_dup_{n}grams"
         return None
 
-    def gopher(self, text: str, words: int, stops: int, english: bool, m: dict, real: int, real_chars: int
-               ) -> str | None:
+    def gopher(self, text: str, words: int, stops: int, english: bool, m: dict, real: int, real_chars: int,
+               spaced: int, lettered: int) -> str | None:
+        """`real`, `real_chars`: words that are not one symbol, and their characters; `spaced`,
+        `lettered`: whitespace-separated words, and those with a letter."""
         c = self.cfg.gopher_quality
         n_words = words or 1
         m["q_words"] = real
@@ -285,8 +310,7 @@ class Rules:
             return "gopher_ellipsis_lines"
         # Gopher's words here are whitespace-separated ("Valentin," has a letter); counting each
         # punctuation mark as a word, as datatrove does, rejects dialogue-heavy prose
-        spaced = len(text.split())
-        alpha = (spaced - len(LETTERLESS_WORD_RE.findall(text))) / max(spaced, 1)
+        alpha = lettered / max(spaced, 1)
         m["q_alpha_words"] = alpha
         if alpha < c.min_alpha_words:
             return "gopher_alpha_words"

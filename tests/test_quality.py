@@ -162,7 +162,7 @@ def test_word_tokens_are_the_word_regex_findall(prose):
 
     import numpy as np
 
-    from stages.quality import STOP_WORDS, _stop_words, word_counts, word_tokens
+    from stages.quality import LETTER_RE, STOP_WORDS, _stop_words, alpha_words, word_counts, word_tokens
 
     rng = random.Random(11)
     pools = [range(32, 127), range(0, 32), range(0x80, 0x250), range(0x300, 0x370), range(0x2000, 0x2070),
@@ -178,3 +178,8 @@ def test_word_tokens_are_the_word_regex_findall(prose):
     assert np.array_equal(ours.offsets, theirs.offsets) and np.array_equal(ours.cum, theirs.cum)
     assert _stop_words(ours).tolist() == [len(STOP_WORDS.intersection(w)) for w in words]
     assert word_counts(pa.array(texts, pa.large_string())).tolist() == [len(w) for w in words]
+    # Gopher's alphabetic words: whitespace-separated (str.split), with a letter ([^\W\d_])
+    spaced, lettered = alpha_words(pa.array(texts, pa.large_string()))
+    assert spaced == [len(t.split()) for t in texts]
+    assert lettered == [sum(bool(LETTER_RE.search(w)) for w in t.split()) for t in texts]
+    assert sum(lettered) < sum(spaced) and min(lettered) == 0
