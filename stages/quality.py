@@ -177,6 +177,78 @@ def word_tokens(texts: pa.Array) -> BatchWords:
     return BatchWords.of_tokens(flat, np.searchsorted(begin_at, offsets))
 
 
+def _newline_runs(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte, end, text) of every run of line breaks ("\\n"), runs cut at the texts' edges."""
+    nl = data == 10
+    edge = np.zeros(len(data) + 1, bool)
+    edge[offsets] = True
+    follows = np.zeros(len(data), bool)
+    follows[1:] = nl[:-1]
+    starts = np.flatnonzero(nl & ~(follows & ~edge[:-1]))
+    precedes = np.zeros(len(data), bool)
+    precedes[:-1] = nl[1:]
+    ends = np.flatnonzero(nl & ~(precedes & ~edge[1:])) + 1
+    return starts, ends, np.searchsorted(offsets, starts, "right") - 1
+
+
+def _piece_duplicates(texts: pa.Array, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray
+                      ) -> tuple[list[int], list[int], list[int]]:
+    """(pieces, pieces equal to an earlier one of the same text, their characters) per text, as
+    `_duplicates` counts them, of pieces given as byte ranges in (text, position) order."""
+    offsets, data = unicode.string_bytes(texts)
+    bounds = np.empty(2 * len(starts) + 2, np.int64)
+    bounds[0], bounds[-1] = 0, len(data)
+    bounds[1:-1:2], bounds[2:-1:2] = starts, ends
+    # the pieces and the gaps between them tile the bytes: one array without a copy, pieces taken
+    tiles = pa.LargeStringArray.from_buffers(len(bounds) - 1, pa.py_buffer(bounds), pa.py_buffer(data))
+    pieces = tiles.take(pa.array(np.arange(1, len(bounds) - 1, 2)))
+    encoded = pc.dictionary_encode(pieces)
+    key = doc.astype(np.int64) * max(len(encoded.dictionary), 1) + encoded.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(key, kind="stable")  # the first of equal pieces of a text comes first
+    later = np.zeros(len(key), bool)
+    later[order[1:]] = key[order[1:]] == key[order[:-1]]
+    chars = pc.utf8_length(pieces).to_numpy(zero_copy_only=False)
+    docs = len(offsets) - 1
+    return (np.bincount(doc, minlength=docs).tolist(), np.bincount(doc[later], minlength=docs).tolist(),
+            np.bincount(doc[later], weights=chars[later], minlength=docs).astype(np.int64).tolist())
+
+
+def _in_order(starts: np.ndarray, ends: np.ndarray, start_doc: np.ndarray, end_doc: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (starts[np.lexsort((starts, start_doc))], ends[np.lexsort((ends, end_doc))],
+            np.sort(start_doc, kind="stable"))
+
+
+def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[int], ...]]:
+    """`_piece_duplicates` of every text's paragraphs (`PARAGRAPH_RE.split(text.strip())`) and
+    lines (`LINES_RE.split(text)`), found on the bytes of the whole batch."""
+    offsets, data = unicode.string_bytes(texts)
+    n = len(offsets) - 1
+    every = np.arange(n)
+    run_starts, run_ends, run_doc = _newline_runs(offsets, data)
+    # lines: what lies between runs of line breaks (empty at an edge that is a line break)
+    lines = _piece_duplicates(texts, *_in_order(np.concatenate([offsets[:-1], run_ends]),
+                                                np.concatenate([run_starts, offsets[1:]]),
+                                                np.concatenate([every, run_doc]), np.concatenate([run_doc, every])))
+    # paragraphs: from the first to the end of the last character that is not white space, cut
+    # where two or more line breaks run
+    seen = np.flatnonzero(starts_of(data, _spacing_classes(), WORD))
+    first = np.searchsorted(seen, offsets[:-1])
+    last = np.searchsorted(seen, offsets[1:]) - 1
+    has = first <= last
+    lo = hi = offsets[:-1].astype(np.int64)
+    if has.any():
+        char_starts = np.append(np.flatnonzero((data & 0xC0) != 0x80), len(data))
+        lo = np.where(has, seen[np.minimum(first, len(seen) - 1)], lo)
+        hi = np.where(has, char_starts[np.searchsorted(char_starts, seen[np.clip(last, 0, len(seen) - 1)], "right")], hi)
+    cut = (run_ends - run_starts >= 2) & (run_starts >= lo[run_doc]) & (run_ends <= hi[run_doc])
+    paragraphs = _piece_duplicates(texts, *_in_order(np.concatenate([lo, run_ends[cut]]),
+                                                     np.concatenate([run_starts[cut], hi]),
+                                                     np.concatenate([every, run_doc[cut]]),
+                                                     np.concatenate([run_doc[cut], every])))
+    return paragraphs, lines
+
+
 def word_counts(texts: pa.Array) -> np.ndarray:
     """How many WORD_RE tokens each text holds (`len(WORD_RE.findall(text))`)."""
     offsets, data = unicode.string_bytes(texts)
@@ -218,8 +290,9 @@ class Rules:
         stops = _stop_words(batch).tolist()
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
+        pieces = repeated_pieces(batch_texts) if c.enabled else None
         real = (*_real_words(batch), *alpha_words(batch_texts)) if cfg.gopher_quality.enabled else None
-        results = [self._check(*doc, grams, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
+        results = [self._check(*doc, grams, pieces, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
         if cfg.fineweb.enabled:
             # FineWeb reads the text C4 kept: its words counted for all such texts at once
             later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
@@ -233,13 +306,13 @@ class Rules:
         return results
 
     def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
-               real: tuple[list[int], ...] | None, i: int) -> tuple[str | None, str, dict]:
+               pieces: tuple | None, real: tuple[list[int], ...] | None, i: int) -> tuple[str | None, str, dict]:
         """Every rule before FineWeb's. `words`: the text's WORD_RE tokens; `stops`: how many of
         STOP_WORDS are among them."""
         m: dict[str, float] = {}
         cfg = self.cfg
         if grams is not None:
-            reason = self.repetition(text, words, m, grams, i)
+            reason = self.repetition(text, words, m, grams, pieces, i)
             if reason:
                 return reason, text, m
         if real is not None:
@@ -250,21 +323,21 @@ class Rules:
             return (*self.c4(text, m), m)
         return None, text, m
 
-    def repetition(self, text: str, words: int, m: dict, grams: Repetition, i: int) -> str | None:
+    def repetition(self, text: str, words: int, m: dict, grams: Repetition, pieces: tuple, i: int) -> str | None:
+        """`pieces`: `repeated_pieces` of the batch (paragraphs, lines: how many, how many repeat an
+        earlier one, their characters)."""
         c = self.cfg.gopher_repetition
         if not text:
             return "gopher_empty"
-        paragraphs = PARAGRAPH_RE.split(text.strip())
-        n, chars = _duplicates(paragraphs)
+        (paragraphs, n, chars), (lines, n_lines, line_chars) = ([p[i] for p in kind] for kind in pieces)
         m["q_dup_para_char_frac"] = chars / len(text)
-        if n / len(paragraphs) > c.max_dup_para_frac:
+        if n / paragraphs > c.max_dup_para_frac:
             return "gopher_dup_paragraphs"
         if chars / len(text) > c.max_dup_para_char_frac:
             return "gopher_dup_paragraph_chars"
-        lines = LINES_RE.split(text)
-        n, chars = _duplicates(lines)
+        n, chars = n_lines, line_chars
         m["q_dup_line_char_frac"] = chars / len(text)
-        if n / len(lines) > c.max_dup_line_frac:
+        if n / lines > c.max_dup_line_frac:
             return "gopher_dup_lines"
         if chars / len(text) > c.max_dup_line_char_frac:
             return "gopher_dup_line_chars"

@@ -183,3 +183,23 @@ def test_word_tokens_are_the_word_regex_findall(prose):
     assert spaced == [len(t.split()) for t in texts]
     assert lettered == [sum(bool(LETTER_RE.search(w)) for w in t.split()) for t in texts]
     assert sum(lettered) < sum(spaced) and min(lettered) == 0
+
+
+def test_repeated_paragraphs_and_lines_of_a_batch_are_those_of_each_text(prose):
+    """Gopher's repeated paragraphs and lines found for a whole batch on its bytes: as many, as
+    many repeated and as many characters as `_duplicates` of each text's regex splits."""
+    import random
+
+    from stages.quality import LINES_RE, PARAGRAPH_RE, _duplicates, repeated_pieces
+
+    rng = random.Random(5)
+    alphabet = ["\n", "\n", "\n", " ", "\t", "\u00a0", "\u2028", "\r", "a", "b", "é", "中", "😀", "x y", "\n\n"]
+    written = ["", "\n", "\n\n", " \n\n ", "a", "a\n\na", "a\na\n", "\na\n\na\n", "x\n\n\n\nx\n\n x", "\u00a0a\n\na\u00a0",
+               "same\nsame\nsame", "p1\n\np2\n\np1\n\n\n", "é\n\né\n\né", "\r\na\r\n\r\na"]
+    texts = written + prose + ["\n\n".join(prose[:3] * 2)] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(3000)]
+    paragraphs, lines = repeated_pieces(pa.array(texts, pa.large_string()))
+    for i, t in enumerate(texts):
+        para, line = PARAGRAPH_RE.split(t.strip()), LINES_RE.split(t)
+        assert (paragraphs[0][i], paragraphs[1][i], paragraphs[2][i]) == (len(para), *_duplicates(para)), repr(t)
+        assert (lines[0][i], lines[1][i], lines[2][i]) == (len(line), *_duplicates(line)), repr(t)
