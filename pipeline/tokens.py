@@ -65,10 +65,8 @@ def tokens(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
     separator = _in_runs(data, classes.ascii_runs[SEPARATOR])
     alone_byte = _in_runs(data, classes.ascii_runs[ALONE])
     word = ~(separator | alone_byte)
-    lead = np.flatnonzero(data >= 0xC0)  # first bytes of multi-byte characters
+    lead, length, kinds = _multibyte(data, classes)
     if len(lead):
-        length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
-        kinds = classes.of(_code_points(data, lead, length))
         for k in range(4):  # each byte of a character takes its class
             more = length > k
             at = lead[more] + k
@@ -94,11 +92,16 @@ def starts_of(data: np.ndarray, classes: CharClasses, kind: int) -> np.ndarray:
     out = np.zeros(len(data), bool)
     ascii_ = np.flatnonzero(data < 0x80)
     out[ascii_] = classes.table[data[ascii_]] == kind
-    lead = np.flatnonzero(data >= 0xC0)
-    if len(lead):
-        length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
-        out[lead] = classes.of(_code_points(data, lead, length)) == kind
+    lead, _, kinds = _multibyte(data, classes)
+    out[lead] = kinds == kind
     return out
+
+
+def _multibyte(data: np.ndarray, classes: CharClasses) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(first byte, length in bytes, class) of every multi-byte character."""
+    lead = np.flatnonzero(data >= 0xC0)
+    length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
+    return lead, length, classes.of(_code_points(data, lead, length)) if len(lead) else np.zeros(0, np.int8)
 
 
 def _code_points(data: np.ndarray, lead: np.ndarray, length: np.ndarray) -> np.ndarray:

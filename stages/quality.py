@@ -30,8 +30,6 @@ from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 LETTER_RE = re.compile(r"[^\W\d_]")  # what Gopher's alphabetic-words rule calls a letter
-PARAGRAPH_RE = re.compile(r"\n{2,}")
-LINES_RE = re.compile(r"\n+")
 SENTENCE_END_RE = re.compile(r"[.!?…。！？]+(?=\s|$)")
 # a line (of text without other line breaks than \n) holding a sentence end: one match per line
 LINE_WITH_SENTENCE_END_RE = re.compile(r"^.*?[.!?…。！？]+(?=\s|$)", re.MULTILINE)
@@ -191,11 +189,11 @@ def _newline_runs(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np
     return starts, ends, np.searchsorted(offsets, starts, "right") - 1
 
 
-def _piece_duplicates(texts: pa.Array, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray
+def _piece_duplicates(data: np.ndarray, docs: int, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray
                       ) -> tuple[list[int], list[int], list[int]]:
     """(pieces, pieces equal to an earlier one of the same text, their characters) per text, as
-    `_duplicates` counts them, of pieces given as byte ranges in (text, position) order."""
-    offsets, data = unicode.string_bytes(texts)
+    `_duplicates` counts them, of pieces of the texts' bytes `data` given as byte ranges in (text,
+    position) order."""
     bounds = np.empty(2 * len(starts) + 2, np.int64)
     bounds[0], bounds[-1] = 0, len(data)
     bounds[1:-1:2], bounds[2:-1:2] = starts, ends
@@ -208,7 +206,6 @@ def _piece_duplicates(texts: pa.Array, starts: np.ndarray, ends: np.ndarray, doc
     later = np.zeros(len(key), bool)
     later[order[1:]] = key[order[1:]] == key[order[:-1]]
     chars = pc.utf8_length(pieces).to_numpy(zero_copy_only=False)
-    docs = len(offsets) - 1
     return (np.bincount(doc, minlength=docs).tolist(), np.bincount(doc[later], minlength=docs).tolist(),
             np.bincount(doc[later], weights=chars[later], minlength=docs).astype(np.int64).tolist())
 
@@ -220,14 +217,14 @@ def _in_order(starts: np.ndarray, ends: np.ndarray, start_doc: np.ndarray, end_d
 
 
 def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[int], ...]]:
-    """`_piece_duplicates` of every text's paragraphs (`PARAGRAPH_RE.split(text.strip())`) and
-    lines (`LINES_RE.split(text)`), found on the bytes of the whole batch."""
+    """`_piece_duplicates` of every text's paragraphs (`re.split(r"\\n{2,}", text.strip())`) and
+    lines (`re.split(r"\\n+", text)`), found on the bytes of the whole batch."""
     offsets, data = unicode.string_bytes(texts)
     n = len(offsets) - 1
     every = np.arange(n)
     run_starts, run_ends, run_doc = _newline_runs(offsets, data)
     # lines: what lies between runs of line breaks (empty at an edge that is a line break)
-    lines = _piece_duplicates(texts, *_in_order(np.concatenate([offsets[:-1], run_ends]),
+    lines = _piece_duplicates(data, n, *_in_order(np.concatenate([offsets[:-1], run_ends]),
                                                 np.concatenate([run_starts, offsets[1:]]),
                                                 np.concatenate([every, run_doc]), np.concatenate([run_doc, every])))
     # paragraphs: from the first to the end of the last character that is not white space, cut
@@ -242,7 +239,7 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
         lo = np.where(has, seen[np.minimum(first, len(seen) - 1)], lo)
         hi = np.where(has, char_starts[np.searchsorted(char_starts, seen[np.clip(last, 0, len(seen) - 1)], "right")], hi)
     cut = (run_ends - run_starts >= 2) & (run_starts >= lo[run_doc]) & (run_ends <= hi[run_doc])
-    paragraphs = _piece_duplicates(texts, *_in_order(np.concatenate([lo, run_ends[cut]]),
+    paragraphs = _piece_duplicates(data, n, *_in_order(np.concatenate([lo, run_ends[cut]]),
                                                      np.concatenate([run_starts[cut], hi]),
                                                      np.concatenate([every, run_doc[cut]]),
                                                      np.concatenate([run_doc[cut], every])))
@@ -329,17 +326,16 @@ class Rules:
         c = self.cfg.gopher_repetition
         if not text:
             return "gopher_empty"
-        (paragraphs, n, chars), (lines, n_lines, line_chars) = ([p[i] for p in kind] for kind in pieces)
-        m["q_dup_para_char_frac"] = chars / len(text)
-        if n / paragraphs > c.max_dup_para_frac:
+        (paragraphs, para_dups, para_chars), (lines, line_dups, line_chars) = ([p[i] for p in kind] for kind in pieces)
+        m["q_dup_para_char_frac"] = para_chars / len(text)
+        if para_dups / paragraphs > c.max_dup_para_frac:
             return "gopher_dup_paragraphs"
-        if chars / len(text) > c.max_dup_para_char_frac:
+        if para_chars / len(text) > c.max_dup_para_char_frac:
             return "gopher_dup_paragraph_chars"
-        n, chars = n_lines, line_chars
-        m["q_dup_line_char_frac"] = chars / len(text)
-        if n / lines > c.max_dup_line_frac:
+        m["q_dup_line_char_frac"] = line_chars / len(text)
+        if line_dups / lines > c.max_dup_line_frac:
             return "gopher_dup_lines"
-        if chars / len(text) > c.max_dup_line_char_frac:
+        if line_chars / len(text) > c.max_dup_line_char_frac:
             return "gopher_dup_line_chars"
         for n, limit in sorted(c.max_top_ngram_char_frac.items()):
             if words < n:
