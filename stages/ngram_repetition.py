@@ -10,8 +10,14 @@ The batch's words are one array of ids; an n-gram is identified by a 64-bit roll
 ids, built for n from the one for n - 1. One sort per n over the whole batch finds every
 document's repeats: the key is the hash's high bits over the n-gram's index in the batch, so
 equal n-grams sort together, earliest first, with no per-document call. The index takes
-ceil(log2(n-grams in the batch)) bits (20 for 1,024 documents of 700 words), leaving 44 of the
+ceil(log2(n-grams sorted)) bits (at most 20 for 1,024 documents of 700 words), leaving 44 of the
 hash: two different n-grams of one document share a key with odds ~g²/2^45 for g n-grams.
+
+Only n-grams that can repeat are sorted: an n-gram occurs twice in a document only if the
+(n-1)-grams at its start and at its second word each occur twice there, so from the second n
+measured on, each n sorts the positions whose two (n-1)-grams did (on the benchmark corpus's
+English web text, 14 % of the 3-grams and 2 % of the 10-grams: `measure` 2.3 -> 0.75 s of CPU). The others occur once: they are no repeat, and a document's
+most frequent n-gram is its first one unless some n-gram occurs twice.
 """
 from __future__ import annotations
 
@@ -69,25 +75,32 @@ def measure(batch: BatchWords, top_ns: list[int], dup_ns: list[int]) -> Repetiti
     docs, n_words = len(batch.offsets) - 1, len(batch.ids)
     top: dict[int, np.ndarray] = {}
     dup: dict[int, np.ndarray] = {}
+    wanted = {*top_ns, *dup_ns}
     ends = batch.offsets[1:][batch.doc]  # per word, the position just past its document
     hashes = np.zeros(n_words, np.uint64)
+    twice = None  # per position: whether the (n-1)-gram there occurs again in its document
     with np.errstate(over="ignore"):
-        for n in range(1, max([*top_ns, *dup_ns, 0]) + 1):
+        for n in range(1, max(wanted, default=0) + 1):
             hashes = (hashes[:n_words - n + 1] ^ batch.ids[n - 1:]) * _MULT
-            if n not in top_ns and n not in dup_ns:
+            if n < min(wanted):
                 continue
             starts = np.flatnonzero(np.arange(len(hashes)) + n <= ends[:len(hashes)])
+            if twice is not None:  # the one-word shift stays inside the document: starts + n <= its end
+                starts = starts[twice[starts] & twice[starts + 1]]
             groups = _Groups(hashes[starts], batch.doc[starts])
+            twice = np.zeros(len(hashes), bool)
+            twice[starts[groups.order[groups.repeat | np.append(groups.repeat[1:], False)]]] = True
             if n in top_ns:
-                top[n] = _top_chars(groups, starts, batch.cum, n, docs)
+                top[n] = _top_chars(groups, starts, batch, n)
             if n in dup_ns:
-                dup[n] = _dup_chars(groups, starts, batch.cum, n, docs)
+                dup[n] = _dup_chars(groups, starts, batch, n)
     return Repetition(top, dup)
 
 
 class _Groups:
-    """The batch's n-grams sorted so that equal n-grams of one document are adjacent, earliest
-    first: `order[k]` is the k-th n-gram's index, `repeat[k]` whether it equals the one before."""
+    """The n-grams at `starts` sorted so that equal n-grams of one document are adjacent, earliest
+    first: `order[k]` is the k-th n-gram's index in `starts`, `repeat[k]` whether it equals the
+    one before."""
 
     def __init__(self, hashes: np.ndarray, doc: np.ndarray) -> None:
         bits = max(int(len(hashes) - 1).bit_length(), 1)
@@ -100,12 +113,17 @@ class _Groups:
         self.repeat[1:] = ((keys[1:] >> np.uint64(bits)) == (keys[:-1] >> np.uint64(bits))) & (gram_doc[1:] == gram_doc[:-1])
 
 
-def _top_chars(groups: _Groups, starts: np.ndarray, cum: np.ndarray, n: int, docs: int) -> np.ndarray:
-    out = np.full(docs, NOT_MEASURED, np.int64)
+def _top_chars(groups: _Groups, starts: np.ndarray, batch: BatchWords, n: int) -> np.ndarray:
+    cum, offsets = batch.cum, batch.offsets
+    out = np.full(len(offsets) - 1, NOT_MEASURED, np.int64)
+    # where no n-gram occurs twice, every one occurs once and the first one is the top one
+    measured = np.flatnonzero(np.diff(offsets) >= n)
+    out[measured] = cum[offsets[measured] + n] - cum[offsets[measured]] + n - 1
     first = np.flatnonzero(~groups.repeat)
+    counts = np.diff(np.append(first, len(groups.order)))
+    first, counts = first[counts > 1], counts[counts > 1]
     if not len(first):
         return out
-    counts = np.diff(np.append(first, len(groups.order)))
     # distinct n-grams in order of first occurrence, hence document by document
     keyed = np.sort((groups.order[first].astype(np.uint64) << np.uint64(32)) | counts.astype(np.uint64))
     gram = (keyed >> np.uint64(32)).astype(np.int64)
@@ -120,12 +138,12 @@ def _top_chars(groups: _Groups, starts: np.ndarray, cum: np.ndarray, n: int, doc
     return out
 
 
-def _dup_chars(groups: _Groups, starts: np.ndarray, cum: np.ndarray, n: int, docs: int) -> np.ndarray:
-    out = np.zeros(docs, np.int64)
-    repeats = np.sort(groups.order[groups.repeat])
+def _dup_chars(groups: _Groups, starts: np.ndarray, batch: BatchWords, n: int) -> np.ndarray:
+    out = np.zeros(len(batch.offsets) - 1, np.int64)
+    repeats = np.sort(starts[groups.order[groups.repeat]])  # word positions
     if not len(repeats):
         return out
-    doc = groups.doc[repeats]
+    doc = batch.doc[repeats]
     # runs of consecutive repeats in one document: the greedy count takes every n-th of a run,
     # starting where the last taken n-gram ends, and those taken cover cum[last + n] - cum[first]
     brk = np.flatnonzero((np.diff(repeats) != 1) | (np.diff(doc) != 0)) + 1
@@ -145,7 +163,7 @@ def _dup_chars(groups: _Groups, starts: np.ndarray, cum: np.ndarray, n: int, doc
         taken_first.append(first)
         taken_last.append(last)
         next_free = last + n
-    lo = starts[np.asarray(taken_first, np.int64)]
-    hi = starts[np.asarray(taken_last, np.int64)] + n
-    np.add.at(out, np.asarray(taken_doc, np.int64), cum[hi] - cum[lo])
+    lo = np.asarray(taken_first, np.int64)
+    hi = np.asarray(taken_last, np.int64) + n
+    np.add.at(out, np.asarray(taken_doc, np.int64), batch.cum[hi] - batch.cum[lo])
     return out

@@ -1,6 +1,7 @@
 """Heuristic quality rules on real text: clean prose passes, each defect has its own reason."""
 from __future__ import annotations
 
+import random
 from collections import Counter
 
 import pyarrow as pa
@@ -80,6 +81,19 @@ def test_ngram_measures_of_a_batch_are_each_documents_own(prose):
         assert [measured.dup[n][i] for n in range(5, 11)] == [dup_gram_chars(w, n) for n in range(5, 11)], i
     assert measured.dup[5][1] == dup_gram_chars(words[1], 5) < len(docs[1]) * 0.15
     assert measured.dup[5][2] > 0.5 * len(docs[2]) and measured.top[2][6] > 0.5 * len(docs[6])
+
+
+def test_ngram_measures_agree_with_gophers_on_random_repetitive_documents():
+    """Small vocabularies repeat n-grams of every length, in runs and overlapping; measured n
+    with gaps between them, and documents shorter than n, next to long ones in one batch."""
+    rng = random.Random(7)
+    words = [[f"w{rng.randrange(vocab)}" * rng.randint(1, 3) for _ in range(rng.choice([0, 1, 4, 9, 30, 200]))]
+             for vocab in [rng.choice([1, 2, 3, 5, 20, 400]) for _ in range(400)]]
+    words += [["a", "b"] * 40, ["a"] * 50, ["x", "y", "z", "x", "y", "z", "x"]]
+    measured = measure(BatchWords.of(words), [3, 4], [5, 7, 10])
+    for i, w in enumerate(words):
+        assert [measured.top[n][i] for n in (3, 4)] == [top_gram_chars(w, n) for n in (3, 4)], (i, w)
+        assert [measured.dup[n][i] for n in (5, 7, 10)] == [dup_gram_chars(w, n) for n in (5, 7, 10)], (i, w)
 
 
 def test_stop_words_apply_to_english_only():
