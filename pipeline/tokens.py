@@ -8,12 +8,16 @@ work per byte is a few numpy passes instead of a regex, and no Python string per
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import numpy as np
 
 WORD, SEPARATOR, ALONE = 0, 1, 2
 _UNKNOWN = -1
+# str.isspace's characters (Python 3.11): what str.split splits on and str.strip takes away
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+              "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 
 
 class CharClasses:
@@ -39,6 +43,12 @@ class CharClasses:
             self.learn(np.unique(cps[unknown]))
             classes = self.table[cps]
         return classes
+
+
+@functools.cache
+def python_whitespace() -> CharClasses:
+    """White space (str.isspace) separates; everything else is a word: `str.split`'s words."""
+    return CharClasses(lambda chars: np.array([SEPARATOR if c.isspace() else WORD for c in chars], np.int8))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -101,10 +111,10 @@ def _multibyte(data: np.ndarray, classes: CharClasses) -> tuple[np.ndarray, np.n
     """(first byte, length in bytes, class) of every multi-byte character."""
     lead = np.flatnonzero(data >= 0xC0)
     length = 2 + (data[lead] >= 0xE0) + (data[lead] >= 0xF0)
-    return lead, length, classes.of(_code_points(data, lead, length)) if len(lead) else np.zeros(0, np.int8)
+    return lead, length, classes.of(code_points(data, lead, length)) if len(lead) else np.zeros(0, np.int8)
 
 
-def _code_points(data: np.ndarray, lead: np.ndarray, length: np.ndarray) -> np.ndarray:
+def code_points(data: np.ndarray, lead: np.ndarray, length: np.ndarray) -> np.ndarray:
     """The code points of the multi-byte UTF-8 characters starting at `lead` (valid UTF-8)."""
     last = len(data) - 1
     b = [data[np.minimum(lead + k, last)].astype(np.int32) for k in range(4)]

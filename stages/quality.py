@@ -25,18 +25,13 @@ import pyarrow.compute as pc
 from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
-from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, starts_of, tokens
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, python_whitespace, starts_of, tokens
+from stages.c4_lines import C4Rules, c4_lines
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
 LETTER_RE = re.compile(r"[^\W\d_]")  # what Gopher's alphabetic-words rule calls a letter
-SENTENCE_END_RE = re.compile(r"[.!?…。！？]+(?=\s|$)")
-# a line (of text without other line breaks than \n) holding a sentence end: one match per line
-LINE_WITH_SENTENCE_END_RE = re.compile(r"^.*?[.!?…。！？]+(?=\s|$)", re.MULTILINE)
-CITATION_RE = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
-POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
-C4_END = (".", "?", "!", '"', "'")
 # FineWeb's line_punct rule: characters with Unicode's Terminal_Punctuation property (the
 # common ones). Not quote marks and not "…": a line ending in them does not count.
 TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
@@ -72,20 +67,6 @@ class GopherRepetition:
     # n -> max character fraction in duplicated n-grams
     max_dup_ngram_char_frac: dict[int, float] = field(
         default_factory=lambda: {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10})
-
-
-@dataclass
-class C4Rules:
-    enabled: bool = True
-    min_sentences: int = 5
-    min_words_per_line: int = 3
-    max_word_length: int = 1000
-    drop_lines_without_terminal_punct: bool = False  # C4 does; FineWeb's recipe turns it off
-    reject_lorem_ipsum: bool = True
-    reject_curly_bracket: bool = True
-    drop_javascript_lines: bool = True
-    drop_policy_lines: bool = True
-    remove_citations: bool = True
 
 
 @dataclass
@@ -142,12 +123,6 @@ def _word_char_classes() -> CharClasses:
 
 
 @functools.cache
-def _spacing_classes() -> CharClasses:
-    """White space (str.isspace, what str.split splits on) separates; everything else is a word."""
-    return CharClasses(lambda chars: np.array([SEPARATOR if c.isspace() else WORD for c in chars], np.int8))
-
-
-@functools.cache
 def _letter_classes() -> CharClasses:
     return CharClasses(lambda chars: np.array([WORD if LETTER_RE.match(c) else ALONE for c in chars], np.int8))
 
@@ -156,7 +131,7 @@ def alpha_words(texts: pa.Array) -> tuple[list[int], list[int]]:
     """(whitespace-separated words, those holding a letter) per text: `len(text.split())`, and
     how many of those words `LETTER_RE` finds something in."""
     offsets, data = unicode.string_bytes(texts)
-    begin_at, lengths, _ = tokens(data, offsets, _spacing_classes())
+    begin_at, lengths, _ = tokens(data, offsets, python_whitespace())
     letters = np.zeros(len(data) + 1, np.int64)
     np.cumsum(starts_of(data, _letter_classes(), WORD), out=letters[1:])
     lettered = np.zeros(len(begin_at) + 1, np.int64)
@@ -229,7 +204,7 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
                                                 np.concatenate([every, run_doc]), np.concatenate([run_doc, every])))
     # paragraphs: from the first to the end of the last character that is not white space, cut
     # where two or more line breaks run
-    seen = np.flatnonzero(starts_of(data, _spacing_classes(), WORD))
+    seen = np.flatnonzero(starts_of(data, python_whitespace(), WORD))
     first = np.searchsorted(seen, offsets[:-1])
     last = np.searchsorted(seen, offsets[1:]) - 1
     has = first <= last
@@ -290,13 +265,21 @@ class Rules:
         pieces = repeated_pieces(batch_texts) if c.enabled else None
         real = (*_real_words(batch), *alpha_words(batch_texts)) if cfg.gopher_quality.enabled else None
         results = [self._check(*doc, grams, pieces, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
-        if cfg.fineweb.enabled:
+        later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
+        words = [counts[i] for i in later]
+        if cfg.c4.enabled and later:
+            c4 = c4_lines(batch_texts.take(pa.array(later)), cfg.c4)
+            kept = c4.texts.to_pylist()
+            for k, i in enumerate(later):
+                reason, m = c4.reasons[k], results[i][2]
+                if reason in (None, "c4_too_few_sentences"):
+                    m["q_sentences"] = int(c4.sentences[k])
+                results[i] = (reason, texts[i] if reason else kept[k], m)
+            passed = [k for k, i in enumerate(later) if results[i][0] is None]
             # FineWeb reads the text C4 kept: its words counted for all such texts at once
-            later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
-            if cfg.c4.enabled and later:
-                words = word_counts(pa.array([results[i][1] for i in later], pa.large_string())).tolist()
-            else:
-                words = [counts[i] for i in later]
+            words = word_counts(c4.texts.take(pa.array(passed, pa.int64()))).tolist() if passed else []
+            later = [later[k] for k in passed]
+        if cfg.fineweb.enabled:
             for i, n in zip(later, words):
                 reason, text, m = results[i]
                 results[i] = (self.fineweb(text, m, n), text, m)
@@ -304,8 +287,8 @@ class Rules:
 
     def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
                pieces: tuple | None, real: tuple[list[int], ...] | None, i: int) -> tuple[str | None, str, dict]:
-        """Every rule before FineWeb's. `words`: the text's WORD_RE tokens; `stops`: how many of
-        STOP_WORDS are among them."""
+        """Gopher's rules (C4's and FineWeb's follow for the batch). `words`: the text's WORD_RE
+        tokens; `stops`: how many of STOP_WORDS are among them."""
         m: dict[str, float] = {}
         cfg = self.cfg
         if grams is not None:
@@ -316,8 +299,6 @@ class Rules:
             reason = self.gopher(text, words, stops, english, m, *(r[i] for r in real))
             if reason:
                 return reason, text, m
-        if cfg.c4.enabled:
-            return (*self.c4(text, m), m)
         return None, text, m
 
     def repetition(self, text: str, words: int, m: dict, grams: Repetition, pieces: tuple, i: int) -> str | None:
@@ -388,38 +369,6 @@ class Rules:
             if stops < c.min_stop_words:
                 return "gopher_stop_words"
         return None
-
-    def c4(self, text: str, m: dict) -> tuple[str | None, str]:
-        """(reason, the text C4 keeps)."""
-        c = self.cfg.c4
-        kept = []
-        for line in text.splitlines():
-            line = line.strip()
-            words = line.split()
-            if len(line) > c.max_word_length and any(len(w) > c.max_word_length for w in words):
-                continue
-            if c.remove_citations:
-                line = CITATION_RE.sub("", line)
-            if (c.drop_lines_without_terminal_punct and (not line.endswith(C4_END) or line.endswith("..."))) \
-                    or len(words) < c.min_words_per_line:
-                continue
-            low = line.lower()
-            if c.reject_lorem_ipsum and "lorem ipsum" in low:
-                return "c4_lorem_ipsum", text
-            if c.drop_javascript_lines and "javascript" in low:
-                continue
-            if c.reject_curly_bracket and "{" in line:
-                return "c4_curly_bracket", text
-            if c.drop_policy_lines and any(p in low for p in POLICY):
-                continue
-            kept.append(line)
-        # a line's sentences: its sentence ends, at least one; matches never span a line break
-        joined = "\n".join(kept)
-        sentences = len(SENTENCE_END_RE.findall(joined)) + len(kept) - len(LINE_WITH_SENTENCE_END_RE.findall(joined))
-        m["q_sentences"] = sentences
-        if sentences < c.min_sentences:
-            return "c4_too_few_sentences", text
-        return None, joined.strip()
 
     def fineweb(self, text: str, m: dict, tokens: int) -> str | None:
         """`tokens`: how many WORD_RE tokens `text` holds."""

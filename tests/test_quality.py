@@ -146,7 +146,7 @@ def test_measures_are_those_of_the_text_c4_keeps(prose):
     keeps (lines dropped, citations cut)."""
     import re
 
-    from stages.quality import SENTENCE_END_RE
+    from stages.c4_lines import SENTENCE_END_RE
 
     alpha_word = re.compile(r"\S*[^\W\d_]\S*")  # a whitespace-separated word with a letter
     written = [
