@@ -124,7 +124,7 @@ def _line(text: str, words: int, c: C4Rules) -> tuple[int, str, int]:
     return KEEP, text, max(len(SENTENCE_END_RE.findall(text)), 1)
 
 
-def _lines(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def lines_of(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(first byte, end, document) of every line `str.splitlines` gives, in order."""
     docs = len(offsets) - 1
     brk = _starts(data, LINE_BREAKS)
@@ -168,7 +168,7 @@ def c4_lines(texts: pa.Array, c: C4Rules) -> C4Lines:
     offsets, data = unicode.string_bytes(texts)
     offsets = offsets.astype(np.int64)
     docs = len(offsets) - 1
-    ls, le, ldoc = _lines(data, offsets)
+    ls, le, ldoc = lines_of(data, offsets)
     n = len(ls)
     # words: str.split's, each in one line; a stripped line runs from its first word to its last
     begin, length, _ = tokens(data, offsets, python_whitespace())

@@ -26,7 +26,7 @@ from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
 from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, python_whitespace, starts_of, tokens
-from stages.c4_lines import C4Rules, c4_lines
+from stages.c4_lines import C4Rules, c4_lines, lines_of
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -127,17 +127,41 @@ def _letter_classes() -> CharClasses:
     return CharClasses(lambda chars: np.array([WORD if LETTER_RE.match(c) else ALONE for c in chars], np.int8))
 
 
-def alpha_words(texts: pa.Array) -> tuple[list[int], list[int]]:
-    """(whitespace-separated words, those holding a letter) per text: `len(text.split())`, and
-    how many of those words `LETTER_RE` finds something in."""
+def spaced_words(texts: pa.Array) -> tuple[list[int], ...]:
+    """Per text: its whitespace-separated words (`len(text.split())`), those holding a letter
+    (`LETTER_RE`), its lines (`len(text.splitlines() or [""])`), and those lines that, stripped,
+    start with a bullet ("•", "-") or end with an ellipsis ("...", "…")."""
     offsets, data = unicode.string_bytes(texts)
+    offsets = offsets.astype(np.int64)
     begin_at, lengths, _ = tokens(data, offsets, python_whitespace())
     letters = np.zeros(len(data) + 1, np.int64)
     np.cumsum(starts_of(data, _letter_classes(), WORD), out=letters[1:])
     lettered = np.zeros(len(begin_at) + 1, np.int64)
     np.cumsum(letters[begin_at + lengths] > letters[begin_at], out=lettered[1:])
     bounds = np.searchsorted(begin_at, offsets)
-    return np.diff(bounds).tolist(), np.diff(lettered[bounds]).tolist()
+    # a stripped line runs from its first word to the end of its last
+    ls, _, ldoc = lines_of(data, offsets)
+    word_bounds = np.searchsorted(begin_at, np.append(ls, len(data)))
+    has = np.flatnonzero(word_bounds[1:] > word_bounds[:-1])
+    s = begin_at[word_bounds[has]]
+    e = begin_at[word_bounds[has + 1] - 1] + lengths[word_bounds[has + 1] - 1]
+    padded = np.append(data, np.zeros(3, np.uint8))
+    head, tail = [padded[s + k] for k in range(3)], [padded[np.maximum(e - 3 + k, 0)] for k in range(3)]
+    bullet = (head[0] == ord("-")) | _bytes_are(head, "•")
+    ellipsis = (e - s >= 3) & (_bytes_are(tail, "...") | _bytes_are(tail, "…"))
+    docs = len(offsets) - 1
+    lines = np.maximum(np.bincount(ldoc, minlength=docs), 1)
+    return (np.diff(bounds).tolist(), np.diff(lettered[bounds]).tolist(), lines.tolist(),
+            np.bincount(ldoc[has[bullet]], minlength=docs).tolist(),
+            np.bincount(ldoc[has[ellipsis]], minlength=docs).tolist())
+
+
+def _bytes_are(columns: list[np.ndarray], chars: str) -> np.ndarray:
+    """Where the bytes in `columns` (one array per byte) spell `chars` (three bytes in UTF-8)."""
+    out = np.ones(len(columns[0]), bool)
+    for column, byte in zip(columns, chars.encode()):
+        out &= column == byte
+    return out
 
 
 def word_tokens(texts: pa.Array) -> BatchWords:
@@ -263,7 +287,7 @@ class Rules:
         grams = measure(batch, sorted(c.max_top_ngram_char_frac), sorted(c.max_dup_ngram_char_frac)) \
             if c.enabled else None
         pieces = repeated_pieces(batch_texts) if c.enabled else None
-        real = (*_real_words(batch), *alpha_words(batch_texts)) if cfg.gopher_quality.enabled else None
+        real = (*_real_words(batch), *spaced_words(batch_texts)) if cfg.gopher_quality.enabled else None
         results = [self._check(*doc, grams, pieces, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
         later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
         words = [counts[i] for i in later]
@@ -333,9 +357,9 @@ class Rules:
         return None
 
     def gopher(self, text: str, words: int, stops: int, english: bool, m: dict, real: int, real_chars: int,
-               spaced: int, lettered: int) -> str | None:
+               spaced: int, lettered: int, lines: int, bullets: int, ellipses: int) -> str | None:
         """`real`, `real_chars`: words that are not one symbol, and their characters; `spaced`,
-        `lettered`: whitespace-separated words, and those with a letter."""
+        `lettered`, `lines`, `bullets`, `ellipses`: `spaced_words`."""
         c = self.cfg.gopher_quality
         n_words = words or 1
         m["q_words"] = real
@@ -353,10 +377,9 @@ class Rules:
             return "gopher_hashes"
         if (text.count("...") + text.count("…")) / n_words > c.max_ellipsis_ratio:
             return "gopher_ellipses"
-        lines = text.splitlines() or [""]
-        if sum(s.lstrip().startswith(("•", "-")) for s in lines) / len(lines) > c.max_bullet_lines:
+        if bullets / lines > c.max_bullet_lines:
             return "gopher_bullet_lines"
-        if sum(s.rstrip().endswith(("...", "…")) for s in lines) / len(lines) > c.max_ellipsis_lines:
+        if ellipses / lines > c.max_ellipsis_lines:
             return "gopher_ellipsis_lines"
         # Gopher's words here are whitespace-separated ("Valentin," has a letter); counting each
         # punctuation mark as a word, as datatrove does, rejects dialogue-heavy prose

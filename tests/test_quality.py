@@ -176,13 +176,16 @@ def test_word_tokens_are_the_word_regex_findall(prose):
 
     import numpy as np
 
-    from stages.quality import LETTER_RE, STOP_WORDS, _stop_words, alpha_words, word_counts, word_tokens
+    from stages.quality import LETTER_RE, STOP_WORDS, _stop_words, spaced_words, word_counts, word_tokens
 
     rng = random.Random(11)
     pools = [range(32, 127), range(0, 32), range(0x80, 0x250), range(0x300, 0x370), range(0x2000, 0x2070),
              range(0x3000, 0x3100), range(0x4E00, 0x4E80), range(0xE00, 0xE80), range(0x1F300, 0x1F700),
              range(0xFF00, 0xFFF0), range(0x600, 0x700), range(0x400, 0x500), [0x85, 0xA0, 0x2028, 0x3000, 0x1C]]
-    written = ["", " ", "the and the of", "e\u0301", "a_b c", "x² ½", "中文", "don't stop-words!", "\u00a0the\u2003of"]
+    written = ["", " ", "the and the of", "e\u0301", "a_b c", "x² ½", "中文", "don't stop-words!", "\u00a0the\u2003of",
+               "- a\n• b\n  -c\n...\n\n", "x...\n y…  \n...", "\u2028- item\r\n• two…\u3000\r\n", "..\n.\n-", "•", "…",
+               "a\x1c- b\x85• c\u2029...",
+               "x..", "."]  # the dots of the text before are not this one's
     man = pa.input_stream(str(SAMPLE / "manpages/manpages.jsonl.zst"), compression="zstd").read().decode()
     texts = written + prose + [json.loads(line)["text"] for line in man.splitlines() if line.strip()] + [
         "".join(chr(rng.choice(rng.choice(pools))) for _ in range(rng.randint(0, 50))) for _ in range(1500)]
@@ -193,10 +196,15 @@ def test_word_tokens_are_the_word_regex_findall(prose):
     assert _stop_words(ours).tolist() == [len(STOP_WORDS.intersection(w)) for w in words]
     assert word_counts(pa.array(texts, pa.large_string())).tolist() == [len(w) for w in words]
     # Gopher's alphabetic words: whitespace-separated (str.split), with a letter ([^\W\d_])
-    spaced, lettered = alpha_words(pa.array(texts, pa.large_string()))
+    spaced, lettered, lines, bullets, ellipses = spaced_words(pa.array(texts, pa.large_string()))
     assert spaced == [len(t.split()) for t in texts]
     assert lettered == [sum(bool(LETTER_RE.search(w)) for w in t.split()) for t in texts]
     assert sum(lettered) < sum(spaced) and min(lettered) == 0
+    # Gopher's bullet and ellipsis lines
+    assert lines == [len(t.splitlines() or [""]) for t in texts]
+    assert bullets == [sum(s.lstrip().startswith(("•", "-")) for s in t.splitlines()) for t in texts]
+    assert ellipses == [sum(s.rstrip().endswith(("...", "…")) for s in t.splitlines()) for t in texts]
+    assert sum(bullets) > 20 and sum(ellipses) > 10
 
 
 def test_repeated_paragraphs_and_lines_of_a_batch_are_those_of_each_text(prose):
