@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
-from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, python_whitespace, starts_of, tokens
+from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, code_points, python_whitespace, starts_of, tokens
 from stages.c4_lines import C4Rules, c4_lines, lines_of
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
@@ -85,18 +85,6 @@ class QualityConfig:
     gopher_quality: GopherQuality = field(default_factory=GopherQuality)
     c4: C4Rules = field(default_factory=C4Rules)
     fineweb: FineWebRules = field(default_factory=FineWebRules)
-
-
-def _duplicates(items: list[str]) -> tuple[int, int]:
-    seen: set[str] = set()
-    n = chars = 0
-    for x in items:
-        if x in seen:
-            n += 1
-            chars += len(x)
-        else:
-            seen.add(x)
-    return n, chars
 
 
 def _real_words(batch: BatchWords) -> tuple[list[int], list[int]]:
@@ -190,9 +178,8 @@ def _newline_runs(offsets: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np
 
 def _piece_duplicates(data: np.ndarray, docs: int, starts: np.ndarray, ends: np.ndarray, doc: np.ndarray
                       ) -> tuple[list[int], list[int], list[int]]:
-    """(pieces, pieces equal to an earlier one of the same text, their characters) per text, as
-    `_duplicates` counts them, of pieces of the texts' bytes `data` given as byte ranges in (text,
-    position) order."""
+    """(pieces, pieces equal to an earlier one of the same text, their characters) per text, of
+    pieces of the texts' bytes `data` given as byte ranges in (text, position) order."""
     bounds = np.empty(2 * len(starts) + 2, np.int64)
     bounds[0], bounds[-1] = 0, len(data)
     bounds[1:-1:2], bounds[2:-1:2] = starts, ends
@@ -245,6 +232,40 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
     return paragraphs, lines
 
 
+def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
+    """Per text, of its lines that are not blank (`[l for l in text.split("\\n") if l.strip()]`):
+    how many, how many end with a TERMINAL character, how many are at most `short_length`
+    characters long, the characters of those repeating an earlier one; and the
+    text's characters and "\\n"s."""
+    offsets, data = unicode.string_bytes(texts)
+    offsets = offsets.astype(np.int64)
+    docs = len(offsets) - 1
+    every = np.arange(docs)
+    nl = np.flatnonzero(data == 10)
+    nl_doc = np.searchsorted(offsets, nl, "right") - 1
+    starts, ends, doc = _in_order(np.concatenate([offsets[:-1], nl + 1]), np.concatenate([nl, offsets[1:]]),
+                                  np.concatenate([every, nl_doc]), np.concatenate([nl_doc, every]))
+    seen = np.zeros(len(data) + 1, np.int64)  # characters other than white space before each byte
+    np.cumsum(starts_of(data, python_whitespace(), WORD), out=seen[1:])
+    full = seen[ends] > seen[starts]
+    starts, ends, doc = starts[full], ends[full], doc[full]
+    later_bytes = np.zeros(len(data) + 1, np.int64)  # UTF-8 continuation bytes before each byte
+    np.cumsum((data & 0xC0) == 0x80, out=later_bytes[1:])
+    length = ends - starts - (later_bytes[ends] - later_bytes[starts])
+    # a line's last character: back from its end over continuation bytes (a line is not blank)
+    last = ends - 1
+    for _ in range(3):
+        last = np.where((data[last] & 0xC0) == 0x80, last - 1, last)
+    width = ends - last
+    terminal = np.isin(np.where(width == 1, data[last], code_points(data, last, np.maximum(width, 2))),
+                       [ord(t) for t in TERMINAL])
+    lines, _, dup_chars = _piece_duplicates(data, docs, starts, ends, doc)
+    chars = np.diff(offsets) - np.diff(later_bytes[offsets])
+    return (lines, np.bincount(doc[terminal], minlength=docs).tolist(),
+            np.bincount(doc[length <= short_length], minlength=docs).tolist(), dup_chars, chars.tolist(),
+            np.bincount(nl_doc, minlength=docs).tolist())
+
+
 def word_counts(texts: pa.Array) -> np.ndarray:
     """How many WORD_RE tokens each text holds (`len(WORD_RE.findall(text))`)."""
     offsets, data = unicode.string_bytes(texts)
@@ -291,22 +312,24 @@ class Rules:
         results = [self._check(*doc, grams, pieces, real, i) for i, doc in enumerate(zip(texts, english, counts, stops))]
         later = [i for i, (reason, _, _) in enumerate(results) if reason is None]
         words = [counts[i] for i in later]
+        read = batch_texts.take(pa.array(later, pa.int64()))  # what FineWeb reads
         if cfg.c4.enabled and later:
-            c4 = c4_lines(batch_texts.take(pa.array(later)), cfg.c4)
+            c4 = c4_lines(read, cfg.c4)
             kept = c4.texts.to_pylist()
             for k, i in enumerate(later):
                 reason, m = c4.reasons[k], results[i][2]
                 if reason in (None, "c4_too_few_sentences"):
                     m["q_sentences"] = int(c4.sentences[k])
                 results[i] = (reason, texts[i] if reason else kept[k], m)
-            passed = [k for k, i in enumerate(later) if results[i][0] is None]
+            passed = pa.array([k for k, i in enumerate(later) if results[i][0] is None], pa.int64())
             # FineWeb reads the text C4 kept: its words counted for all such texts at once
-            words = word_counts(c4.texts.take(pa.array(passed, pa.int64()))).tolist() if passed else []
-            later = [later[k] for k in passed]
-        if cfg.fineweb.enabled:
-            for i, n in zip(later, words):
+            read = c4.texts.take(passed)
+            words = word_counts(read).tolist()
+            later = [later[k] for k in passed.to_pylist()]
+        if cfg.fineweb.enabled and later:
+            for i, n, *lines in zip(later, words, *fineweb_lines(read, cfg.fineweb.short_line_length)):
                 reason, text, m = results[i]
-                results[i] = (self.fineweb(text, m, n), text, m)
+                results[i] = (self.fineweb(m, n, *lines), text, m)
         return results
 
     def _check(self, text: str, english: bool, words: int, stops: int, grams: Repetition | None,
@@ -393,25 +416,25 @@ class Rules:
                 return "gopher_stop_words"
         return None
 
-    def fineweb(self, text: str, m: dict, tokens: int) -> str | None:
-        """`tokens`: how many WORD_RE tokens `text` holds."""
+    def fineweb(self, m: dict, tokens: int, lines: int, terminal: int, short: int, dup_chars: int, chars: int,
+                newlines: int) -> str | None:
+        """`tokens`: how many WORD_RE tokens the text holds; the rest: `fineweb_lines`."""
         c = self.cfg.fineweb
-        lines = [line for line in text.split("\n") if line.strip()]
         if not lines:
             return "fineweb_empty"
-        punct = sum(line.endswith(TERMINAL) for line in lines) / len(lines)
+        punct = terminal / lines
         m["q_lines_with_terminal_punct"] = punct
         if punct < c.min_lines_with_terminal_punct:
             return "fineweb_line_punct"
-        short = sum(len(line) <= c.short_line_length for line in lines) / len(lines)
-        m["q_short_lines"] = short
-        if short > c.max_short_lines:
+        short_frac = short / lines
+        m["q_short_lines"] = short_frac
+        if short_frac > c.max_short_lines:
             return "fineweb_short_lines"
-        dup = _duplicates(lines)[1] / max(len(text.replace("\n", "")), 1)
+        dup = dup_chars / max(chars - newlines, 1)
         m["q_dup_line_chars"] = dup
         if dup > c.max_dup_line_chars:
             return "fineweb_dup_line_chars"
-        ratio = text.count("\n") / max(tokens, 1)
+        ratio = newlines / max(tokens, 1)
         m["q_newlines_per_word"] = ratio
         if ratio > c.max_newlines_per_word:
             return "fineweb_newlines_per_word"

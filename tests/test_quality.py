@@ -46,6 +46,19 @@ def test_each_defect_has_its_own_reason(prose):
     assert check(hashes, gopher_repetition={"enabled": False}) == "gopher_hashes"
 
 
+def _duplicates(items: list[str]) -> tuple[int, int]:
+    """Gopher's and FineWeb's count of repeated items: (how many equal an earlier one, their characters)."""
+    seen: set[str] = set()
+    n = chars = 0
+    for x in items:
+        if x in seen:
+            n += 1
+            chars += len(x)
+        else:
+            seen.add(x)
+    return n, chars
+
+
 def top_gram_chars(words: list[str], n: int) -> int:
     """Gopher's measure, as written: the most frequent n-gram (first seen wins a tie) joined by spaces."""
     if len(words) < n:
@@ -207,6 +220,26 @@ def test_word_tokens_are_the_word_regex_findall(prose):
     assert sum(bullets) > 20 and sum(ellipses) > 10
 
 
+def test_fineweb_line_measures_of_a_batch_are_those_of_each_text(prose):
+    """FineWeb's lines (`text.split("\\n")`, blank ones left out) measured for a whole batch: as
+    many, as many ending in terminal punctuation, as many short ones and as many characters
+    repeated as Python finds in each text."""
+    from stages.quality import TERMINAL, fineweb_lines
+
+    rng = random.Random(3)
+    alphabet = ["\n", "\n", "\n", " ", "\t", "\u00a0", "\u3000", "\r", "a", "b", "é", "中", "😀", "x y", ".", "。",
+                "!", "؟", "։", "᥅", "…", "\n\n", "abcdefghij" * 3, "\u2028"]
+    written = ["", "\n", "a.", "a.\n", " \n \n", "x" * 30 + "\n" + "y" * 31, "a.\na.\na.", "😀。\n😀", "。", "é" * 30]
+    texts = written + prose[:5] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
+    got = fineweb_lines(pa.array(texts, pa.large_string()), 30)
+    for i, text in enumerate(texts):
+        lines = [line for line in text.split("\n") if line.strip()]
+        want = (len(lines), sum(line.endswith(TERMINAL) for line in lines), sum(len(line) <= 30 for line in lines),
+                _duplicates(lines)[1], len(text), text.count("\n"))
+        assert tuple(g[i] for g in got) == want, (i, text)
+    assert sum(got[1]) > 500 and 0 < sum(got[2]) < sum(got[0]) and sum(got[3]) > 0
+
+
 def test_repeated_paragraphs_and_lines_of_a_batch_are_those_of_each_text(prose):
     """Gopher's repeated paragraphs and lines found for a whole batch on its bytes: as many, as
     many repeated and as many characters as `_duplicates` of each text's regex splits."""
@@ -214,7 +247,7 @@ def test_repeated_paragraphs_and_lines_of_a_batch_are_those_of_each_text(prose):
 
     import re
 
-    from stages.quality import _duplicates, repeated_pieces
+    from stages.quality import repeated_pieces
 
     PARAGRAPH_RE, LINES_RE = re.compile(r"\n{2,}"), re.compile(r"\n+")  # Gopher's splits
 
