@@ -390,13 +390,15 @@ import os, ray
 from pipeline.executors import RayExecutor
 started_api_server = ray._private.node.Node.start_api_server
 dependency_error = ray._private.utils.get_dashboard_dependency_error
+get_node = ray._private.services.get_node
 ex = RayExecutor(num_cpus=1)
 node = ray._private.worker._global_node
 pids = {kind: [i.process.pid for i in infos] for kind, infos in node.all_processes.items()}
 raylet = open(f"/proc/{pids['raylet'][0]}/cmdline").read().split("\0")
 print("agents", [a.split()[-2:] for a in raylet if a.startswith("--dashboard_agent_command=")])
 print(sorted(pids), ray._private.node.Node.start_api_server is started_api_server
-      and ray._private.utils.get_dashboard_dependency_error is dependency_error)
+      and ray._private.utils.get_dashboard_dependency_error is dependency_error
+      and ray._private.services.get_node is get_node)
 monitor, waited_for = node.all_processes["monitor"][0].process, []
 terminate = monitor.terminate
 monitor.terminate = lambda: (waited_for.append("monitor"), terminate())  # ray.shutdown's SIGTERM, then up to 1 s
@@ -416,8 +418,8 @@ print(alive, waited_for)
 
 def test_a_local_ray_instance_starts_no_api_server_and_leaves_no_process_behind():
     """A command's own instance runs without the dashboard process (its start cost every command
-    ~0.5 s) and with a minimal dashboard agent (the raylet waits for it), Ray's own functions are
-    put back afterwards; shutting down kills the autoscaler monitor instead of waiting for it to
+    ~0.5 s), with a minimal dashboard agent (the raylet waits for it) and without waiting for
+    Ray's once-a-second lookup of the node; Ray's own functions are put back afterwards; shutting down kills the autoscaler monitor instead of waiting for it to
     heed SIGTERM."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     env.pop("RAY_ADDRESS", None)
