@@ -177,7 +177,7 @@ def _lean_local_instance(ray: Any, local: bool) -> Iterator[None]:
     node in a loop that retries once a second, so a node registered at 0.9 s is seen at 1.0 s and
     one registered at 1.1 s at 2.0 s. Here the API server is not started, the agent runs as it
     does where Ray is installed without the dashboard's dependencies (`--minimal`), and the node
-    is looked for every 20 ms before Ray's own lookup: `ray.init` 2.4 -> 1.9 -> 1.55 -> 1.35 s here.
+    is looked for every 20 ms before Ray's own lookup: `ray.init` 2.4 -> 1.9 -> 1.55 -> 1.3-1.5 s here.
     Where Ray's internals differ (another version) or the instance is a cluster's, nothing
     changes; users who want the dashboard start Ray themselves (README "Configuration")."""
     private = getattr(ray, "_private", None)

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import unicode
-from pipeline.tokens import WHITESPACE, code_points, python_whitespace, tokens
+from pipeline.tokens import WHITESPACE, code_points, counts_before, python_whitespace, tokens
 
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 C4_END = (".", "?", "!", '"', "'")
@@ -182,8 +182,7 @@ def c4_lines(texts: pa.Array, c: C4Rules) -> C4Lines:
     alive = np.ones(n, bool)
     long = np.flatnonzero(length > c.max_word_length)  # bytes: at least as many as characters
     if len(long):
-        later_bytes = np.zeros(len(data) + 1, np.int64)
-        np.cumsum((data & 0xC0) == 0x80, out=later_bytes[1:])
+        later_bytes = counts_before((data & 0xC0) == 0x80)
         chars = length[long] - (later_bytes[begin[long] + length[long]] - later_bytes[begin[long]])
         alive[tline[long[chars > c.max_word_length]]] = False
 

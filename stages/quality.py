@@ -25,7 +25,8 @@ import pyarrow.compute as pc
 from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
-from pipeline.tokens import ALONE, SEPARATOR, WORD, CharClasses, code_points, python_whitespace, starts_of, tokens
+from pipeline.tokens import (ALONE, SEPARATOR, WORD, CharClasses, code_points, counts_before, python_whitespace,
+                             starts_of, tokens)
 from stages.c4_lines import C4Rules, c4_lines, lines_of
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
@@ -122,8 +123,7 @@ def spaced_words(texts: pa.Array) -> tuple[list[int], ...]:
     offsets, data = unicode.string_bytes(texts)
     offsets = offsets.astype(np.int64)
     begin_at, lengths, _ = tokens(data, offsets, python_whitespace())
-    letters = np.zeros(len(data) + 1, np.int64)
-    np.cumsum(starts_of(data, _letter_classes(), WORD), out=letters[1:])
+    letters = counts_before(starts_of(data, _letter_classes(), WORD))
     lettered = np.zeros(len(begin_at) + 1, np.int64)
     np.cumsum(letters[begin_at + lengths] > letters[begin_at], out=lettered[1:])
     bounds = np.searchsorted(begin_at, offsets)
@@ -245,12 +245,10 @@ def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
     nl_doc = np.searchsorted(offsets, nl, "right") - 1
     starts, ends, doc = _in_order(np.concatenate([offsets[:-1], nl + 1]), np.concatenate([nl, offsets[1:]]),
                                   np.concatenate([every, nl_doc]), np.concatenate([nl_doc, every]))
-    seen = np.zeros(len(data) + 1, np.int64)  # characters other than white space before each byte
-    np.cumsum(starts_of(data, python_whitespace(), WORD), out=seen[1:])
+    seen = counts_before(starts_of(data, python_whitespace(), WORD))  # characters other than white space
     full = seen[ends] > seen[starts]
     starts, ends, doc = starts[full], ends[full], doc[full]
-    later_bytes = np.zeros(len(data) + 1, np.int64)  # UTF-8 continuation bytes before each byte
-    np.cumsum((data & 0xC0) == 0x80, out=later_bytes[1:])
+    later_bytes = counts_before((data & 0xC0) == 0x80)  # UTF-8 continuation bytes
     length = ends - starts - (later_bytes[ends] - later_bytes[starts])
     # a line's last character: back from its end over continuation bytes (a line is not blank)
     last = ends - 1
