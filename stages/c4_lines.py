@@ -124,8 +124,32 @@ def _line(text: str, words: int, c: C4Rules) -> tuple[int, str, int]:
     return KEEP, text, max(len(SENTENCE_END_RE.findall(text)), 1)
 
 
-def lines_of(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(first byte, end, document) of every line `str.splitlines` gives, in order."""
+def in_text_order(starts: np.ndarray, ends: np.ndarray, start_doc: np.ndarray, end_doc: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pieces of texts given as their starts and their ends, each with its text, in any order:
+    (starts, ends, text) in (text, position) order, paired."""
+    return (starts[np.lexsort((starts, start_doc))], ends[np.lexsort((ends, end_doc))],
+            np.sort(start_doc, kind="stable"))
+
+
+@dataclass
+class Lines:
+    """Every line `str.splitlines` gives of a batch's texts, in order: its bytes `start`..`end`
+    and its text `doc`; its `str.split` words (`words`, and `word_line`: each word's line); and the
+    line `str.strip`ped: `first`..`last`, from its first word to the end of its last (empty at
+    `start` where it has none)."""
+    start: np.ndarray
+    end: np.ndarray
+    doc: np.ndarray
+    words: np.ndarray
+    word_line: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+
+
+def lines_of(data: np.ndarray, offsets: np.ndarray, begin: np.ndarray, length: np.ndarray) -> Lines:
+    """The lines of the texts whose bytes `data` holds from `offsets`; `begin`, `length`: their
+    `str.split` words (`tokens` with `python_whitespace()`), which never span a line break."""
     docs = len(offsets) - 1
     brk = _starts(data, LINE_BREAKS)
     width = 1 + (data[brk] >= 0xC0).astype(np.int64) + (data[brk] >= 0xE0)
@@ -137,16 +161,21 @@ def lines_of(data: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndar
     single[1:] = ~crlf[:-1]  # the "\n" of "\r\n" is not a break of its own
     brk, width, bdoc = brk[single], width[single], bdoc[single]
     every = np.arange(docs)
-    starts = np.concatenate([offsets[:-1], brk + width])
-    start_doc = np.concatenate([every, bdoc])
-    ends = np.concatenate([brk, offsets[1:]])
-    end_doc = np.concatenate([bdoc, every])
-    starts, ends, doc = starts[np.lexsort((starts, start_doc))], ends[np.lexsort((ends, end_doc))], np.sort(start_doc)
+    starts, ends, doc = in_text_order(np.concatenate([offsets[:-1], brk + width]), np.concatenate([brk, offsets[1:]]),
+                                      np.concatenate([every, bdoc]), np.concatenate([bdoc, every]))
     # nothing after a final line break, and no line for ""
     last = np.ones(len(doc), bool)
     last[:-1] = doc[1:] != doc[:-1]
     keep = ~(last & (starts == ends))
-    return starts[keep], ends[keep], doc[keep]
+    starts, ends, doc = starts[keep], ends[keep], doc[keep]
+    word_line = np.searchsorted(starts, begin, "right") - 1
+    words = np.bincount(word_line, minlength=len(starts))
+    last_word = np.cumsum(words) - 1
+    has = words > 0
+    first, end_of_words = starts.copy(), starts.copy()
+    first[has] = begin[last_word[has] - words[has] + 1]
+    end_of_words[has] = begin[last_word[has]] + length[last_word[has]]
+    return Lines(starts, ends, doc, words, word_line, first, end_of_words)
 
 
 def _in_lines(at: np.ndarray, length: int, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -168,23 +197,16 @@ def c4_lines(texts: pa.Array, c: C4Rules) -> C4Lines:
     offsets, data = unicode.string_bytes(texts)
     offsets = offsets.astype(np.int64)
     docs = len(offsets) - 1
-    ls, le, ldoc = lines_of(data, offsets)
-    n = len(ls)
-    # words: str.split's, each in one line; a stripped line runs from its first word to its last
     begin, length, _ = tokens(data, offsets, python_whitespace())
-    tline = np.searchsorted(ls, begin, "right") - 1
-    words = np.bincount(tline, minlength=n)
-    last_word = np.cumsum(words) - 1
-    has = words > 0
-    s, e = ls.copy(), ls.copy()
-    s[has] = begin[last_word[has] - words[has] + 1]
-    e[has] = begin[last_word[has]] + length[last_word[has]]
+    lines = lines_of(data, offsets, begin, length)
+    ls, le, ldoc, words, s, e = lines.start, lines.end, lines.doc, lines.words, lines.first, lines.last
+    n = len(ls)
     alive = np.ones(n, bool)
     long = np.flatnonzero(length > c.max_word_length)  # bytes: at least as many as characters
     if len(long):
         later_bytes = counts_before((data & 0xC0) == 0x80)
         chars = length[long] - (later_bytes[begin[long] + length[long]] - later_bytes[begin[long]])
-        alive[tline[long[chars > c.max_word_length]]] = False
+        alive[lines.word_line[long[chars > c.max_word_length]]] = False
 
     short = words < c.min_words_per_line
     if c.drop_lines_without_terminal_punct:
@@ -218,7 +240,7 @@ def c4_lines(texts: pa.Array, c: C4Rules) -> C4Lines:
 
     # lines Python reads: where a citation may go, or str.lower differs from ASCII's
     texts_of = {}
-    special = [_find(data.tobytes(), KELVIN)]
+    special = [_find(haystack, KELVIN)]  # ASCII lower-casing leaves its bytes as they are
     if c.remove_citations:
         special.append(np.flatnonzero(data == ord("[")))
     for i in np.unique(np.concatenate([np.searchsorted(ls, at, "right") - 1 for at in special])).tolist():

@@ -16,8 +16,9 @@ hash: two different n-grams of one document share a key with odds ~g²/2^45 for 
 Only n-grams that can repeat are sorted: an n-gram occurs twice in a document only if the
 (n-1)-grams at its start and at its second word each occur twice there, so from the second n
 measured on, each n sorts the positions whose two (n-1)-grams did (on the benchmark corpus's
-English web text, 14 % of the 3-grams and 2 % of the 10-grams: `measure` 2.3 -> 0.75 s of CPU). The others occur once: they are no repeat, and a document's
-most frequent n-gram is its first one unless some n-gram occurs twice.
+English web text, 14 % of the 3-grams and 2 % of the 10-grams: `measure` 2.3 -> 0.75 s of
+CPU). The others occur once: they are no repeat, and a document's most frequent n-gram is its
+first one unless some n-gram occurs twice.
 """
 from __future__ import annotations
 

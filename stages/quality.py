@@ -27,7 +27,7 @@ from pipeline.schema import set_column
 from pipeline.stage import Decisions, Stage, register
 from pipeline.tokens import (ALONE, SEPARATOR, WORD, CharClasses, code_points, counts_before, python_whitespace,
                              starts_of, tokens)
-from stages.c4_lines import C4Rules, c4_lines, lines_of
+from stages.c4_lines import C4Rules, c4_lines, in_text_order, lines_of
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
 WORD_RE = re.compile(r"\w+|[^\w\s]")
@@ -127,19 +127,16 @@ def spaced_words(texts: pa.Array) -> tuple[list[int], ...]:
     lettered = np.zeros(len(begin_at) + 1, np.int64)
     np.cumsum(letters[begin_at + lengths] > letters[begin_at], out=lettered[1:])
     bounds = np.searchsorted(begin_at, offsets)
-    # a stripped line runs from its first word to the end of its last
-    ls, _, ldoc = lines_of(data, offsets)
-    word_bounds = np.searchsorted(begin_at, np.append(ls, len(data)))
-    has = np.flatnonzero(word_bounds[1:] > word_bounds[:-1])
-    s = begin_at[word_bounds[has]]
-    e = begin_at[word_bounds[has + 1] - 1] + lengths[word_bounds[has + 1] - 1]
+    lines = lines_of(data, offsets, begin_at, lengths)
+    has = np.flatnonzero(lines.words > 0)
+    s, e, ldoc = lines.first[has], lines.last[has], lines.doc
     padded = np.append(data, np.zeros(3, np.uint8))
     head, tail = [padded[s + k] for k in range(3)], [padded[np.maximum(e - 3 + k, 0)] for k in range(3)]
     bullet = (head[0] == ord("-")) | _bytes_are(head, "•")
     ellipsis = (e - s >= 3) & (_bytes_are(tail, "...") | _bytes_are(tail, "…"))
     docs = len(offsets) - 1
-    lines = np.maximum(np.bincount(ldoc, minlength=docs), 1)
-    return (np.diff(bounds).tolist(), np.diff(lettered[bounds]).tolist(), lines.tolist(),
+    per_text = np.maximum(np.bincount(ldoc, minlength=docs), 1)
+    return (np.diff(bounds).tolist(), np.diff(lettered[bounds]).tolist(), per_text.tolist(),
             np.bincount(ldoc[has[bullet]], minlength=docs).tolist(),
             np.bincount(ldoc[has[ellipsis]], minlength=docs).tolist())
 
@@ -196,12 +193,6 @@ def _piece_duplicates(data: np.ndarray, docs: int, starts: np.ndarray, ends: np.
             np.bincount(doc[later], weights=chars[later], minlength=docs).astype(np.int64).tolist())
 
 
-def _in_order(starts: np.ndarray, ends: np.ndarray, start_doc: np.ndarray, end_doc: np.ndarray
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    return (starts[np.lexsort((starts, start_doc))], ends[np.lexsort((ends, end_doc))],
-            np.sort(start_doc, kind="stable"))
-
-
 def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[int], ...]]:
     """`_piece_duplicates` of every text's paragraphs (`re.split(r"\\n{2,}", text.strip())`) and
     lines (`re.split(r"\\n+", text)`), found on the bytes of the whole batch."""
@@ -210,9 +201,10 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
     every = np.arange(n)
     run_starts, run_ends, run_doc = _newline_runs(offsets, data)
     # lines: what lies between runs of line breaks (empty at an edge that is a line break)
-    lines = _piece_duplicates(data, n, *_in_order(np.concatenate([offsets[:-1], run_ends]),
-                                                np.concatenate([run_starts, offsets[1:]]),
-                                                np.concatenate([every, run_doc]), np.concatenate([run_doc, every])))
+    lines = _piece_duplicates(data, n, *in_text_order(np.concatenate([offsets[:-1], run_ends]),
+                                                     np.concatenate([run_starts, offsets[1:]]),
+                                                     np.concatenate([every, run_doc]),
+                                                     np.concatenate([run_doc, every])))
     # paragraphs: from the first to the end of the last character that is not white space, cut
     # where two or more line breaks run
     seen = np.flatnonzero(starts_of(data, python_whitespace(), WORD))
@@ -225,10 +217,10 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
         lo = np.where(has, seen[np.minimum(first, len(seen) - 1)], lo)
         hi = np.where(has, char_starts[np.searchsorted(char_starts, seen[np.clip(last, 0, len(seen) - 1)], "right")], hi)
     cut = (run_ends - run_starts >= 2) & (run_starts >= lo[run_doc]) & (run_ends <= hi[run_doc])
-    paragraphs = _piece_duplicates(data, n, *_in_order(np.concatenate([lo, run_ends[cut]]),
-                                                     np.concatenate([run_starts[cut], hi]),
-                                                     np.concatenate([every, run_doc[cut]]),
-                                                     np.concatenate([run_doc[cut], every])))
+    paragraphs = _piece_duplicates(data, n, *in_text_order(np.concatenate([lo, run_ends[cut]]),
+                                                          np.concatenate([run_starts[cut], hi]),
+                                                          np.concatenate([every, run_doc[cut]]),
+                                                          np.concatenate([run_doc[cut], every])))
     return paragraphs, lines
 
 
@@ -243,7 +235,7 @@ def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
     every = np.arange(docs)
     nl = np.flatnonzero(data == 10)
     nl_doc = np.searchsorted(offsets, nl, "right") - 1
-    starts, ends, doc = _in_order(np.concatenate([offsets[:-1], nl + 1]), np.concatenate([nl, offsets[1:]]),
+    starts, ends, doc = in_text_order(np.concatenate([offsets[:-1], nl + 1]), np.concatenate([nl, offsets[1:]]),
                                   np.concatenate([every, nl_doc]), np.concatenate([nl_doc, every]))
     seen = counts_before(starts_of(data, python_whitespace(), WORD))  # characters other than white space
     full = seen[ends] > seen[starts]
