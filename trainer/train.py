@@ -339,9 +339,9 @@ if __name__ == "__main__":
 
     code = main()
     # Every file is written and the process group destroyed by now, but FSDP's mesh keeps the Gloo
-    # backend (and its threads) alive into interpreter teardown, where it aborts the process about
-    # one run in ten on a loaded machine ("terminate called without an active exception", exit -6,
-    # a run that did all its work reported failed). Leave without that teardown.
+    # backend (and its threads) alive into interpreter teardown, where it now and then aborts the
+    # process (bursts of up to 9 runs in 80 on a loaded machine: "terminate called without an
+    # active exception", exit -6, a run that did all its work reported failed). Leave without it.
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
