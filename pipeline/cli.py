@@ -31,11 +31,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="curate", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG,
         description="Turn raw text into clean, deduplicated training data, one committed stage at a time.",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="only warnings and errors")
+    quiet = "log only warnings and errors (the result, a stats table, is still printed)"
+    p.add_argument("-q", "--quiet", action="store_true", help=quiet)
     # -q is accepted after the command too; SUPPRESS keeps a sub-parser from resetting it
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="only warnings and errors")
+                        help=quiet)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("run", parents=[common], help="run the stages of a YAML config in order",
