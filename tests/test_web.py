@@ -182,6 +182,36 @@ def test_every_extractor_keeps_the_article_and_drops_navigation(name):
     assert "About" not in text.split()
 
 
+def test_trafilatura_extracts_on_one_thread_at_a_time_when_read_runs_threads(monkeypatch):
+    """Two threads inside trafilatura at once crashed `read` (SIGSEGV/SIGABRT in lxml); the real
+    extractor runs here, timed so that unserialised calls would overlap."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import trafilatura
+
+    real, inside, most = trafilatura.extract, [0], [0]
+    lock = threading.Lock()
+
+    def watched(*args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        try:
+            time.sleep(0.01)
+            return real(*args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(trafilatura, "extract", watched)
+    with ThreadPoolExecutor(4) as pool:
+        texts = list(pool.map(lambda _: EXTRACTORS["trafilatura"](page()), range(16)))
+    assert most[0] == 1
+    assert all("social contract" in t for t in texts)
+
+
 def test_decode_and_lang_helpers():
     assert decode("naïve".encode("utf-8"), None)[:2] == ("naïve", "utf-8")
     text, codec, replaced = decode(b"caf\xc3\xa9 " * 200 + b"\xff", "utf-8")
