@@ -194,7 +194,7 @@ def test_a_ray_worker_killed_mid_stage_is_retried_with_identical_output(tmp_path
                       "  - {name: read, unit_bytes: 300000, part_rows: 200}\n  - {name: quality}\n")
     cmd = [sys.executable, "-m", "pipeline.cli", "-q", "run", str(config), "--output"]
     ref = subprocess.run(cmd + [str(tmp_path / "ref"), "--inline"], capture_output=True, text=True)
-    assert ref.returncode == 0, ref.stderr[-3000:]  # failed twice in ~1 s on 2026-12-02, unreproduced
+    assert ref.returncode == 0, ref.stderr[-3000:]  # SIGSEGV once: trafilatura on two threads (html.py)
     out = tmp_path / "killed"
     proc = subprocess.Popen(cmd + [str(out)], start_new_session=True, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
