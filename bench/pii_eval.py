@@ -2,6 +2,7 @@
 """Recall of the pii stage per entity type, and its speed with and without the prefilter.
 
     python bench/pii_eval.py [--generated 200] [--docs 0]
+    python bench/pii_eval.py --ner [--ner-docs 400]    # names and places: writes bench/PII-NER.md
 
 Labelled sets:
 - `../shared/data/pii/nemo-curator/*.txt`: NeMo Curator's inline-tagged test lines (<email>,
@@ -207,7 +208,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--generated", type=int, default=200)
     ap.add_argument("--docs", type=int, default=0, help="documents of the benchmark corpus timed (0: all)")
+    ap.add_argument("--ner", action="store_true", help="evaluate the NER mode (PERSON, LOCATION) instead")
+    ap.add_argument("--ner-docs", type=int, default=400, help="benchmark-corpus documents the NER mode is timed on")
     args = ap.parse_args()
+    if args.ner:
+        (REPO / "bench/PII-NER.md").write_text("\n".join(ner_report(args.ner_docs)) + "\n")
+        return 0
     stage = Pii(PiiConfig())
     stage.setup()
     sets = {"generated": generated_cases(args.generated)}
@@ -325,6 +331,128 @@ def speed(stage, n_docs: int) -> list[str]:
             f"{table.num_rows / raw:,.0f} | {mb / raw:.2f} |", "",
             f"{cand} of {table.num_rows} documents hold a candidate and reach presidio; {reached} get a "
             f"placeholder. Peak RSS of the process: {rss:.0f} MB."]
+
+
+NER_TAGS = {"name": "PERSON", "address": "LOCATION"}
+FAKER_LOCALES = ["en_US", "en_GB", "en_AU", "en_CA", "en_IE", "en_NZ"]
+NAME_TEMPLATES = ["I had lunch with {} yesterday.", "{} will present the results on Monday.",
+                  "Please forward this to {} as soon as possible.", "Thanks, {}", "According to {}, the shop is closed."]
+ADDRESS_TEMPLATES = ["Our new office is at {}.", "Ship the parcel to {}", "She grew up at {}, near the river.",
+                     "Address: {}"]
+
+
+def nemo_ner_cases(root: Path = SHARED / "nemo-curator") -> list[Case]:
+    """NeMo Curator's tagged names and addresses (the other tags are left out)."""
+    cases = []
+    tag = re.compile(r"<(\w+)>(.*?)</\1>")
+    for path in sorted(root.glob("*.txt")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            text, gold, pos = "", [], 0
+            for m in tag.finditer(line):
+                text += line[pos:m.start()] + m.group(2)
+                if m.group(1) in NER_TAGS:
+                    gold.append((len(text) - len(m.group(2)), len(text), NER_TAGS[m.group(1)]))
+                pos = m.end()
+            if gold:
+                cases.append((text + line[pos:], gold))
+    return cases
+
+
+def faker_cases(per_locale: int = 40, seed: int = 3) -> list[Case]:
+    """Faker's names and street addresses (its own generators: names of each locale, street
+    addresses with and without city lines), in sentences; seeded."""
+    from faker import Faker
+
+    rng = random.Random(seed)
+    cases = []
+    for locale in FAKER_LOCALES:
+        fake = Faker(locale)
+        fake.seed_instance(seed)
+        for i in range(per_locale):
+            name = fake.name()
+            template = rng.choice(NAME_TEMPLATES)
+            at = template.index("{}")
+            cases.append((template.format(name), [(at, at + len(name), "PERSON")]))
+            address = fake.street_address() if i % 2 else ", ".join(fake.address().splitlines())
+            template = rng.choice(ADDRESS_TEMPLATES)
+            at = template.index("{}")
+            cases.append((template.format(address), [(at, at + len(address), "LOCATION")]))
+    return cases
+
+
+def coverage(stage, cases: list[Case]) -> dict[str, list[int]]:
+    """Per entity: [fully removed, at least half removed, labelled], by the gold span's letters and
+    digits covered by spans of its type."""
+    out: dict[str, list[int]] = {}
+    for text, gold in cases:
+        spans = stage.find(text)
+        for gs, ge, entity in gold:
+            covered = {i for a, b, e, _ in spans if e == entity for i in range(a, b)}
+            chars = [i for i in range(gs, ge) if text[i].isalnum()]
+            share = sum(i in covered for i in chars) / max(len(chars), 1)
+            row = out.setdefault(entity, [0, 0, 0])
+            row[0] += share == 1
+            row[1] += share >= 0.5
+            row[2] += 1
+    return out
+
+
+def ner_report(n_docs: int) -> list[str]:
+    from stages.pii import PATTERN_ENTITIES, Pii, PiiConfig, _street_addresses
+
+    stage = Pii(PiiConfig(entities=[*PATTERN_ENTITIES, "PERSON", "LOCATION"]))
+    t0 = time.perf_counter()
+    stage.setup()
+    load = time.perf_counter() - t0
+    lines = ["# PII: names and places (NER mode)", "",
+             f"`python bench/pii_eval.py --ner --ner-docs {n_docs}`: `pii` with `entities: [...the six pattern "
+             f"entities..., PERSON, LOCATION]`, `ner_model: {stage.config.ner_model}` (spaCy en_core_web_sm 3.8.0), "
+             "nothing tuned on these sets. A labelled span counts as removed when every letter and digit of it is "
+             "inside spans of its type; 'half' when at least half are.", "",
+             "| set | entity | removed whole | at least half | labelled |", "|---|---|---:|---:|---:|"]
+    sets = {"faker, 6 English locales (generated)": faker_cases()}
+    if SHARED.is_dir():
+        sets = {"nemo-curator (../shared/data/pii)": nemo_ner_cases(), **sets}
+    for name, cases in sets.items():
+        for entity, (whole, half, total) in sorted(coverage(stage, cases).items()):
+            lines.append(f"| {name} | {entity} | {whole} ({whole / total:.3f}) | {half} ({half / total:.3f}) | {total} |")
+            print(lines[-1])
+    lines += ["", "Clean text: documents that get a PERSON or LOCATION placeholder (names in novels and "
+              "articles are names: the mode replaces them), and those where the street-address shape alone matched:", "",
+              "| text | documents | with PERSON or LOCATION | with a street-address match |", "|---|---:|---:|---:|"]
+    streets = []
+    for name, texts in clean_sets().items():
+        named = sum(bool({e for _, _, e, _ in stage.find(t)} & {"PERSON", "LOCATION"}) for t in texts)
+        found = [(t, s) for t in texts for s in _street_addresses(t)]
+        addressed = len({id(t) for t, _ in found})
+        streets += [f"`{t[max(0, a - 25):a]}[{t[a:b]}]{t[b:b + 15]}`".replace("\n", " ") for t, (a, b, _, _) in found]
+        lines.append(f"| {name} | {len(texts):,} | {named} ({100 * named / max(len(texts), 1):.1f} %) | {addressed} |")
+        print(lines[-1])
+    lines += ["", "Street-address matches in clean text:" if streets else "No street-address match in clean text.",
+              *[f"- {x}" for x in streets[:30]]]
+    corpus = sorted((REPO / "bench/corpus/parquet").glob("*.parquet"))
+    if corpus:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(corpus[0], columns=["text"]).slice(0, n_docs)
+        table = pa.table({"id": [str(i) for i in range(table.num_rows)], "text": table.column("text")})
+        mb = sum(len(t.encode()) for t in table.column("text").to_pylist()) / 1e6
+        timings = {}
+        for label, s in (("patterns only (the default)", Pii(PiiConfig())), ("with PERSON and LOCATION", stage)):
+            if s is not stage:
+                s.setup()
+            t0 = time.process_time()
+            for i in range(0, table.num_rows, 128):
+                s.process(table.slice(i, 128))
+            timings[label] = time.process_time() - t0
+        lines += ["", f"Speed, CPU seconds of one process on the first {table.num_rows} documents ({mb:.1f} MB) of the "
+                  "benchmark corpus (`bench/corpus`; no `language` column, so NER reads every document):", "",
+                  "| config | docs/s/core | MB/s/core |", "|---|---:|---:|",
+                  *[f"| {k} | {table.num_rows / v:,.0f} | {mb / v:.3f} |" for k, v in timings.items()], "",
+                  f"Loading the spaCy model: {load:.1f} s per worker."]
+        print(lines[-5:])
+    return lines
 
 
 if __name__ == "__main__":

@@ -150,16 +150,33 @@ def _pieces(text: str, size: int) -> list[tuple[int, str]]:
 
 
 # Street addresses as written in English: a house number (12, 66-4, 221B), an optional direction,
-# one to four capitalised words or an ordinal, a street type (USPS Publication 28's common ones
-# and British ones) and a direction (NW), then optionally a unit and ", City, ST 12345".
+# one to four capitalised words or an ordinal, a street type (USPS Publication 28's street suffix
+# names, singular or plural, their common abbreviations, and British ones) and a direction (NW),
+# then optionally a unit and ", City, ST 12345"; and a US city line or a British or Canadian
+# postcode on its own.
+STREET_TYPES = (
+    "Alley Annex Arcade Avenue Ave Av Bayou Beach Bend Bluff Bottom Boulevard Blvd Branch Bridge Brook Burg "
+    "Bypass Camp Canyon Cape Causeway Center Centre Circle Cir Cliff Close Club Common Corner Course Court Ct "
+    "Cove Creek Crescent Cres Crest Crossing Curve Dale Dam Divide Drive Dr Estate Expressway Extension Falls "
+    "Ferry Field Flat Ford Forest Forge Fork Fort Freeway Garden Gateway Glen Green Grove Harbor Harbour Haven "
+    "Heights Highway Hwy Hill Hollow Inlet Island Isle Junction Key Knoll Lake Landing Lane Ln Light Loaf Lock "
+    "Lodge Loop Mall Manor Meadow Mews Mill Mission Motorway Mount Mountain Neck Orchard Oval Overpass Park "
+    "Parkway Pkwy Pass Path Pike Pine Place Pl Plain Plaza Point Port Prairie Radial Ramp Ranch Rapid Rest Ridge "
+    "River Road Rd Route Row Run Shoal Shore Skyway Spring Spur Square Sq Station Stravenue Stream Street St "
+    "Summit Terrace Ter Throughway Trace Track Trafficway Trail Trl Tunnel Turnpike Underpass Union Valley Via "
+    "Viaduct View Village Ville Vista Walk Wall Way Well Wharf").split()
+# USPS state and territory codes, for "City, ST 12345" (the military AA/AE/AP left out: no city)
+US_STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY "
+             "NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY AS GU MP PR VI").split()
 _STREET = re.compile(
     r"(?<![\w.,/-])\d{1,6}(?:-\d{1,4})?[A-Za-z]?(?:\s+(?:[NSEW]\.?|North|South|East|West))?"
     r"(?:\s+(?:[A-Z][a-z'’]+|[A-Z]\.|\d+(?:st|nd|rd|th))){1,4}\s+"
-    r"(?:Street|St|Avenue|Ave|Av|Road|Rd|Drive|Dr|Lane|Ln|Boulevard|Blvd|Court|Ct|Place|Pl|Square|Sq|Terrace|Ter"
-    r"|Way|Parkway|Pkwy|Highway|Hwy|Circle|Cir|Trail|Trl|Alley|Crescent|Cres|Close|Row|Plaza|Pike|Turnpike"
-    r"|Grove|Gardens|Mews|Walk|Hill|Loop|Run|Pass|Path|Point|Ridge)\b\.?(?:\s+(?:[NS][EW]?|[EW])\b\.?)?"
+    rf"(?:{'|'.join(STREET_TYPES)})s?\b\.?(?:\s+(?:[NS][EW]?|[EW])\b\.?)?"
     r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Floor|Fl|Room|Rm|#)\.?\s*#?\w+(?:-\w+)?)?"
     r"(?:,?\s+(?:[A-Z][a-z]+\.?\s){0,2}[A-Z][a-z]+,?\s+[A-Z]{2}\b(?:\s+\d{5}(?:-\d{4})?\b)?)?")
+# a US city line on its own ("Lake Debbie, SC 20101"); British and Canadian postcodes (SW1A 2AA, K1A 0B1)
+_CITY_LINE = re.compile(rf"\b(?:[A-Z][a-z]+\.?\s){{0,2}}[A-Z][a-z]+,\s+(?:{'|'.join(US_STATES)})\s+\d{{5}}(?:-\d{{4}})?\b"
+                        r"|(?<![\w-])(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d)(?![\w-])")
 
 
 # a number after these is a chapter, a page or a row, not a house: "Chapter 12 The Long Road"
@@ -169,7 +186,8 @@ _NOT_A_HOUSE = re.compile(r"(?i)\b(?:chapter|chap|page|p|section|sec|part|book|v
 
 def _street_addresses(text: str) -> list[tuple[int, int, str, float]]:
     return [(m.start(), m.end(), "LOCATION", NER_SCORE) for m in _STREET.finditer(text)
-            if not _NOT_A_HOUSE.search(text, max(0, m.start() - 12), m.start())]
+            if not _NOT_A_HOUSE.search(text, max(0, m.start() - 12), m.start())] + \
+        [(m.start(), m.end(), "LOCATION", NER_SCORE) for m in _CITY_LINE.finditer(text)]
 
 
 def _recognizer(name: str, entity: str, find):

@@ -203,7 +203,7 @@ def test_names_and_places_become_placeholders_beside_the_patterns(ner_stage):
 @pytest.mark.parametrize("address", [
     "221B Baker Street", "4 Privet Drive", "1600 Pennsylvania Ave NW, Washington, DC 20500",
     "350 Fifth Avenue, Suite 3400, New York, NY 10118", "12 W. 31st St., Apt 5C", "66-4 Elm Rd",
-    "9 Rue Street, Leeds"])
+    "9 Rue Street, Leeds", "Lake Debbie, SC 20101", "SW1A 2AA", "K1A 0B1"])
 def test_street_addresses_in_the_shapes_people_write_them(ner_stage, address):
     spans = ner_stage.find(f"Please send the parcel to {address} by Monday.")
     start = len("Please send the parcel to ")
