@@ -138,6 +138,7 @@ bench: setup models
 	$(BIN)/python bench/extract_eval.py
 	$(BIN)/python bench/bench_web.py
 	$(BIN)/python bench/pii_eval.py
+	$(BIN)/python bench/pii_eval.py --ner
 	$(BIN)/python bench/toxicity_eval.py
 	$(BIN)/python bench/bench_line_dedup.py
 	$(BIN)/python bench/decontam_eval.py

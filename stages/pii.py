@@ -64,7 +64,8 @@ class PiiConfig:
     # presidio scores below this are ignored (phone matches score 0.4, weak SSN patterns 0.05
     # unless a context word is near)
     score_threshold: float = 0.4
-    # Documents with more spans than this are rejected as `pii_density` (null: never).
+    # Documents with more spans of the pattern entities than this (names and places do not count)
+    # are rejected as `pii_density` (null: never).
     max_pii_per_doc: int | None = 50
     phone_regions: list[str] = field(default_factory=lambda: list(DEFAULT_REGIONS))
     # Characters analysed on each side of a candidate; spans longer than this can be cut.
@@ -492,7 +493,8 @@ class Pii(Stage):
             texts[i], counts = self.scrub(texts[i], ner.get(i, []))
             if counts:
                 counts_json[i] = orjson.dumps(counts, option=orjson.OPT_SORT_KEYS).decode()
-                totals[i] = sum(counts.values())
+                # names and places fill any article: density is of the structured entities
+                totals[i] = sum(n for e, n in counts.items() if e in PATTERN_ENTITIES)
         table = set_column(batch, "text", pa.array(texts, pa.string()))
         table = set_column(table, "pii_counts", pa.array(counts_json, pa.string()))
         rules = []

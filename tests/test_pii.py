@@ -236,3 +236,14 @@ def test_a_long_document_is_read_in_pieces_with_its_offsets_kept(ner_stage):
     pieces = _pieces(text, 10_000)
     assert "".join(p for _, p in pieces) == text and all(len(p) <= 10_000 for _, p in pieces)
     assert [o for o, _ in pieces] == [0, *[o + len(p) for o, p in pieces[:-1]]]
+
+
+def test_names_and_places_do_not_count_toward_pii_density():
+    s = Pii(PiiConfig(entities=[*PATTERN_ENTITIES, "PERSON", "LOCATION"], max_pii_per_doc=3))
+    s.setup()
+    article = " ".join(f"{name} met {other} in {city}." for name, other, city in [
+        ("Maria Gonzalez", "John Smith", "Madrid"), ("Peter Jones", "Anna Schmidt", "Chicago"),
+        ("Ahmed Khan", "Laura Rossi", "Toronto"), ("David Miller", "Sarah Brown", "Boston")])
+    d = s.process(pa.table({"id": ["a"], "text": [article]}))
+    assert d.reject.to_pylist() == [None]
+    assert sum(json.loads(d.table.column("pii_counts")[0].as_py()).values()) >= 8
