@@ -18,7 +18,8 @@ same files, `--repeats` times, interleaved with ours (tasks = workers = `--worke
 includes its worker start-up). Its filter chain is compared with our langid + quality seconds
 summed (the same work: language ID then the Gopher, C4 and FineWeb rules).
 
-Scaling: MinHash dedup alone on 25, 50 and 100 MB corpora (1x, 2x, 4x) on Ray, time and peak RSS.
+Scaling: MinHash dedup alone on 25, 50 and 100 MB corpora (1x, 2x, 4x) on Ray, time and peak RSS
+(of the tree and of the largest Ray worker), with `--workers` and with 1, 2, 4 workers.
 Writes bench/RESULTS.md (the stage table; `--out` elsewhere) with date, machine and versions.
 """
 from __future__ import annotations
@@ -95,25 +96,56 @@ def _lid_model() -> Path:
     return Path(spec.submodule_search_locations[0]) / "resources/lid.176.ftz"
 
 
-def scaling(workers: int) -> list[tuple[float, int, float, float]]:
-    """(MB, docs, seconds, peak RSS) of MinHash alone on 25/50/100 MB corpora built by make_corpus."""
+def ray_worker_peaks(stop: "threading.Event", peaks: dict[int, float]) -> None:
+    """Until `stop`: the peak RSS (VmHWM, MiB) of every Ray worker process (`ray::...` titles)."""
+    while not stop.is_set():
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                if not Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"ray::"):
+                    continue
+                for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peaks[int(entry)] = max(peaks.get(int(entry), 0.0), int(line.split()[1]) / 1024)
+            except OSError:
+                continue
+        stop.wait(0.2)
+
+
+def scaling(workers: int, grow: bool = False) -> list[tuple[float, int, float, float, int, float]]:
+    """(MB, docs, seconds, peak RSS of the tree, workers, largest worker's peak RSS) of MinHash alone
+    on 25/50/100 MB corpora built by make_corpus; `grow`: 1, 2 and 4 workers, as the data grows
+    (more workers than cores measures memory per worker, not speed)."""
+    import threading
+
     rows = []
     maker = SHARED / "tools/peer_bench/make_corpus.py"
-    for mb in (25, 50, 100):
+    for k, mb in enumerate((25, 50, 100)):
         corpus = WORK / f"scale-{mb}"
         if not (corpus / "manifest.json").is_file():
             subprocess.run([sys.executable, str(maker), "--data", str(SHARED / "data"), "--out", str(corpus),
                             "--mb", str(mb)], check=True, stdout=subprocess.DEVNULL)
         run = WORK / "all" / f"scale-{mb}"
         shutil.rmtree(run, ignore_errors=True)
-        cfg = _config([{"name": "read"}, {"name": "minhash_dedup"}])
+        # growing: parts of at most 1,024 documents, as a cluster's input is many files of bounded size
+        # (the corpora here are 8 files each, so their parts grow with them: 3 to 12.5 MB of text)
+        cfg = _config([{"name": "read", "part_rows": 1024} if grow else {"name": "read"}, {"name": "minhash_dedup"}])
+        n = 2 ** k if grow else workers
+        stop, peaks = threading.Event(), {}
+        sampler = threading.Thread(target=ray_worker_peaks, args=(stop, peaks), daemon=True)
+        sampler.start()
         # on Ray, as on a cluster: `auto` keeps 100 MB in the driver, where memory is the whole corpus's
-        _, rss, _ = run_measured([CURATE, "-q", "run", str(cfg), "--output", str(run), "--workers", str(workers),
+        _, rss, _ = run_measured([CURATE, "-q", "run", str(cfg), "--output", str(run), "--workers", str(n),
                                   "--executor", "ray", "--input", *map(str, sorted(corpus.glob("*.parquet")))],
                                  env={**os.environ, "RAY_AUTH_MODE": "disabled"})
+        stop.set()
+        sampler.join()
         s = _stats(run / "01-minhash_dedup")
-        rows.append((s["mb"], s["docs"], s["seconds"], rss))
-        print(f"scaling {mb} MB: {s['docs']} docs, {s['seconds']:.1f} s, peak RSS {rss:.0f} MiB", flush=True)
+        worker = max(peaks.values(), default=0.0)
+        rows.append((s["mb"], s["docs"], s["seconds"], rss, n, worker))
+        print(f"scaling {mb} MB, {n} workers: {s['docs']} docs, {s['seconds']:.1f} s, peak RSS {rss:.0f} MiB, "
+              f"largest Ray worker {worker:.0f} MiB", flush=True)
     return rows
 
 
@@ -183,11 +215,19 @@ def main() -> int:
         base = rows[0]
         lines += ["", "MinHash dedup alone on 1x, 2x and 4x the data (`make_corpus.py --mb 25/50/100`), on Ray "
                   "(`--executor ray`, as on a cluster):", "",
-                  "| corpus | docs | seconds | s per 10k docs | peak RSS of the tree (MiB) | time vs 1x | data vs 1x |",
-                  "|---|---|---|---|---|---|---|"]
-        for mb, d, sec, rss in rows:
-            lines.append(f"| {mb:.0f} MB | {d:,} | {sec:.1f} | {1e4 * sec / d:.2f} | {rss:,.0f} | "
+                  "| corpus | docs | seconds | s per 10k docs | peak RSS of the tree (MiB) | largest worker (MiB) | "
+                  "time vs 1x | data vs 1x |", "|---|---|---|---|---|---|---|---|"]
+        for mb, d, sec, rss, _, worker in rows:
+            lines.append(f"| {mb:.0f} MB | {d:,} | {sec:.1f} | {1e4 * sec / d:.2f} | {rss:,.0f} | {worker:,.0f} | "
                          f"{sec / base[2]:.2f}x | {d / base[1]:.2f}x |")
+        lines += ["", "Each corpus is 8 files, so above a worker's memory follows the size of a part (one file: 3 to "
+                  "12.5 MB of text). The same with parts of at most 1,024 documents (`read`'s `part_rows`) and workers "
+                  "growing with the data (1, 2, 4: as a cluster adds nodes; on this "
+                  f"{os.cpu_count()}-core machine the 4 workers share the cores, so the seconds are not a speed "
+                  "figure): the largest Ray worker's peak RSS (VmHWM) is memory per worker:", "",
+                  "| corpus | workers | seconds | peak RSS of the tree (MiB) | largest worker (MiB) |", "|---|---|---|---|---|"]
+        for mb, _, sec, rss, n, worker in scaling(w, grow=True):
+            lines.append(f"| {mb:.0f} MB | {n} | {sec:.1f} | {rss:,.0f} | {worker:,.0f} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
