@@ -41,7 +41,8 @@ TAGS = {"email": "EMAIL_ADDRESS", "phone_number": "PHONE_NUMBER", "ssn": "US_SSN
 Case = tuple[str, list[tuple[int, int, str]]]  # text, gold spans (start, end, entity)
 
 
-def nemo_cases(root: Path = SHARED / "nemo-curator") -> list[Case]:
+def nemo_cases(root: Path = SHARED / "nemo-curator", tags: dict[str, str] = TAGS) -> list[Case]:
+    """NeMo Curator's inline-tagged lines with a tag among `tags` (the others are left out)."""
     cases = []
     tag = re.compile(r"<(\w+)>(.*?)</\1>")
     for path in sorted(root.glob("*.txt")):
@@ -51,8 +52,8 @@ def nemo_cases(root: Path = SHARED / "nemo-curator") -> list[Case]:
                 text += line[pos:m.start()]
                 start = len(text)
                 text += m.group(2)
-                if m.group(1) in TAGS:
-                    gold.append((start, len(text), TAGS[m.group(1)]))
+                if m.group(1) in tags:
+                    gold.append((start, len(text), tags[m.group(1)]))
                 pos = m.end()
             text += line[pos:]
             if gold:
@@ -341,23 +342,6 @@ ADDRESS_TEMPLATES = ["Our new office is at {}.", "Ship the parcel to {}", "She g
                      "Address: {}"]
 
 
-def nemo_ner_cases(root: Path = SHARED / "nemo-curator") -> list[Case]:
-    """NeMo Curator's tagged names and addresses (the other tags are left out)."""
-    cases = []
-    tag = re.compile(r"<(\w+)>(.*?)</\1>")
-    for path in sorted(root.glob("*.txt")):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            text, gold, pos = "", [], 0
-            for m in tag.finditer(line):
-                text += line[pos:m.start()] + m.group(2)
-                if m.group(1) in NER_TAGS:
-                    gold.append((len(text) - len(m.group(2)), len(text), NER_TAGS[m.group(1)]))
-                pos = m.end()
-            if gold:
-                cases.append((text + line[pos:], gold))
-    return cases
-
-
 def faker_cases(per_locale: int = 40, seed: int = 3) -> list[Case]:
     """Faker's names and street addresses (its own generators: names of each locale, street
     addresses with and without city lines), in sentences; seeded."""
@@ -412,7 +396,7 @@ def ner_report(n_docs: int) -> list[str]:
              "| set | entity | removed whole | at least half | labelled |", "|---|---|---:|---:|---:|"]
     sets = {"faker, 6 English locales (generated)": faker_cases()}
     if SHARED.is_dir():
-        sets = {"nemo-curator (../shared/data/pii)": nemo_ner_cases(), **sets}
+        sets = {"nemo-curator (../shared/data/pii)": nemo_cases(tags=NER_TAGS), **sets}
     for name, cases in sets.items():
         for entity, (whole, half, total) in sorted(coverage(stage, cases).items()):
             lines.append(f"| {name} | {entity} | {whole} ({whole / total:.3f}) | {half} ({half / total:.3f}) | {total} |")
