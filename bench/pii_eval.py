@@ -203,6 +203,18 @@ def recall(stage, cases: list[Case]) -> dict[str, tuple[int, int]]:
     return out
 
 
+def precision(stage, cases: list[Case]) -> dict[str, tuple[int, int]]:
+    """Per entity: (spans found that overlap a labelled span of that entity, spans found). Every
+    value in these sets is labelled, so a span over anything else is a false positive."""
+    out: dict[str, tuple[int, int]] = {}
+    for text, gold in cases:
+        for s, t, e, _ in stage.find(text):
+            right = any(e == entity and s < ge and t > gs for gs, ge, entity in gold)
+            correct, found = out.get(e, (0, 0))
+            out[e] = (correct + right, found + 1)
+    return out
+
+
 def main() -> int:
     from stages.pii import Pii, PiiConfig
 
@@ -220,17 +232,24 @@ def main() -> int:
     sets = {"generated": generated_cases(args.generated)}
     if SHARED.is_dir():
         sets["nemo-curator (../shared/data/pii)"] = nemo_cases()
-    lines = ["# PII recall per entity", "", f"`python bench/pii_eval.py --generated {args.generated}`; "
+    lines = ["# PII recall and precision per entity", "", f"`python bench/pii_eval.py --generated {args.generated}`; "
              "pattern recognizers on NoOpNlpEngine, default `pii` config.", "",
              "| set | entity | found / labelled | recall |", "|---|---|---|---|"]
     baseline = PresidioDefaults(stage.config.entities)
-    lines[-2:] = ["| set | entity | found / labelled | recall | presidio defaults |", "|---|---|---|---|---|"]
+    lines[-2:] = ["| set | entity | found / labelled | recall | precision | F1 | presidio defaults: recall |",
+                  "|---|---|---|---|---|---|---|"]
     for name, cases in sets.items():
         base = recall(baseline, cases)
+        exact = precision(stage, cases)
         for entity, (found, total) in sorted(recall(stage, cases).items()):
             b = base.get(entity, (0, total))[0] / total
-            lines.append(f"| {name} | {entity} | {found} / {total} | {found / total:.3f} | {b:.3f} |")
-            print(f"{name:40s} {entity:14s} {found:4d}/{total:<4d} {found / total:.3f}  presidio defaults {b:.3f}")
+            correct, spans = exact.get(entity, (0, 0))
+            r, p = found / total, correct / max(spans, 1)
+            f1 = 2 * p * r / max(p + r, 1e-9)
+            lines.append(f"| {name} | {entity} | {found} / {total} | {r:.3f} | {p:.3f} ({correct} / {spans}) | "
+                         f"{f1:.3f} | {b:.3f} |")
+            print(f"{name:40s} {entity:14s} {found:4d}/{total:<4d} R {r:.3f} P {p:.3f} F1 {f1:.3f}  "
+                  f"presidio defaults {b:.3f}")
     lines += clean_text(stage)
     lines += speed(stage, args.docs)
     (REPO / "bench/PII.md").write_text("\n".join(lines) + "\n")
@@ -393,13 +412,17 @@ def ner_report(n_docs: int) -> list[str]:
              f"entities..., PERSON, LOCATION]`, `ner_model: {stage.config.ner_model}` (spaCy en_core_web_sm 3.8.0), "
              "nothing tuned on these sets. A labelled span counts as removed when every letter and digit of it is "
              "inside spans of its type; 'half' when at least half are.", "",
-             "| set | entity | removed whole | at least half | labelled |", "|---|---|---:|---:|---:|"]
+             "| set | entity | removed whole | at least half | labelled | precision: spans over a labelled one |",
+             "|---|---|---:|---:|---:|---:|"]
     sets = {"faker, 6 English locales (generated)": faker_cases()}
     if SHARED.is_dir():
         sets = {"nemo-curator (../shared/data/pii)": nemo_cases(tags=NER_TAGS), **sets}
     for name, cases in sets.items():
+        exact = precision(stage, cases)
         for entity, (whole, half, total) in sorted(coverage(stage, cases).items()):
-            lines.append(f"| {name} | {entity} | {whole} ({whole / total:.3f}) | {half} ({half / total:.3f}) | {total} |")
+            correct, spans = exact.get(entity, (0, 0))
+            lines.append(f"| {name} | {entity} | {whole} ({whole / total:.3f}) | {half} ({half / total:.3f}) | {total} | "
+                         f"{correct / max(spans, 1):.3f} ({correct} / {spans}) |")
             print(lines[-1])
     lines += ["", "Clean text: documents that get a PERSON or LOCATION placeholder (names in novels and "
               "articles are names: the mode replaces them), and those where the street-address shape alone matched:", "",
