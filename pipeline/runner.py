@@ -93,9 +93,6 @@ AUTO_INLINE_BYTES = 4 << 20
 # started by an earlier stage) the actors alone. A stage that declares its speed (Resources.mb_per_s)
 # runs inline when this process finishes before W workers on Ray would: start + time / W.
 RAY_START_S, RAY_ACTORS_S = 5.0, 1.0
-# What each thread after the first adds, in this process, to a stage with `Resources.threads`
-# (bench: 1.6-1.8x on 2 cores for Parquet, Arrow string kernels and hashing).
-THREAD_GAIN = 0.7
 
 
 class _LazyExecutor:
@@ -128,7 +125,8 @@ class _LazyExecutor:
             return False
         workers = self.cfg.workers or os.cpu_count() or 1
         one_core = input_bytes / 1e6 / speed
-        here = one_core / (1 + THREAD_GAIN * (workers - 1)) if getattr(resources, "threads", False) else one_core
+        threads = getattr(resources, "threads", False)
+        here = one_core / (1 + resources.thread_gain * (workers - 1)) if threads else one_core
         start = RAY_ACTORS_S if self.executor is not None else RAY_START_S
         return workers <= 1 or here < start + one_core / workers
 

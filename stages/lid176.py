@@ -26,6 +26,7 @@ cases; `python bench/langid_engine.py` on the benchmark corpus, every label and 
 from __future__ import annotations
 
 import struct
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -322,15 +323,23 @@ _P = 0x100000001B3  # odd: it has an inverse modulo 2**64
 _P_INV = _P
 for _ in range(6):
     _P_INV = _P_INV * (2 - _P * _P_INV) % (1 << 64)
-_powers: list[np.ndarray] = [np.ones(1, np.uint64), np.ones(1, np.uint64)]
+# (powers, inverse powers), replaced whole: threads running the stage side by side (inline) read
+# one pair or the other, never a grown table beside a short one
+_powers: tuple[np.ndarray, np.ndarray] = (np.ones(1, np.uint64), np.ones(1, np.uint64))
+_powers_lock = threading.Lock()
 
 
 def _power_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
-    if len(_powers[0]) < n:
-        size = max(n, 1 << 18)
-        for i, base in enumerate((_P, _P_INV)):
-            _powers[i] = np.concatenate([np.ones(1, np.uint64), np.cumprod(np.full(size - 1, base, np.uint64))])
-    return _powers[0][:n], _powers[1][:n]
+    global _powers
+    powers, inverse = _powers
+    if len(powers) < n:
+        with _powers_lock:
+            size = max(n, 1 << 18)
+            if len(_powers[0]) < size:
+                _powers = tuple(np.concatenate([np.ones(1, np.uint64), np.cumprod(np.full(size - 1, base, np.uint64))])
+                                for base in (_P, _P_INV))
+            powers, inverse = _powers
+    return powers[:n], inverse[:n]
 
 
 def word_keys(words: pa.Array) -> np.ndarray:

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 
 from pipeline import unicode
 from pipeline.schema import set_column
-from pipeline.stage import Decisions, Stage, register
+from pipeline.stage import Decisions, Resources, Stage, register
 from pipeline.tokens import (ALONE, SEPARATOR, WORD, CharClasses, code_points, counts_before, python_whitespace,
                              starts_of, tokens)
 from stages.c4_lines import C4Rules, c4_lines, in_text_order, lines_of
@@ -441,6 +441,9 @@ METRICS = ["q_dup_para_char_frac", "q_dup_line_char_frac", "q_top_2gram_char_fra
 class Quality(Stage):
     name = "quality"
     Config = QualityConfig
+    # one core, langid's kept Parquet of bench/bench_whole.py's corpus (3.6 MB/s stored); numpy and
+    # Arrow batch kernels with Python between them: a thread counted as adding a quarter, as langid
+    resources = Resources(num_cpus=1, mb_per_s=3.5, threads=True, thread_gain=0.25)
 
     def setup(self) -> None:
         self.rules = Rules(self.config)

@@ -84,13 +84,14 @@ def test_auto_executor_picks_by_the_stage_input_size(monkeypatch):
     assert lazy.get(runner.AUTO_INLINE_BYTES - 1).name == "inline"
     assert lazy.get(runner.AUTO_INLINE_BYTES).name == "ray"
     # 100 MB: a cheap stage (URL dedup, ~30 MB/s on one core) is done inline before Ray could have
-    # started; an expensive one (langid, ~4 MB/s, no speed declared) goes to Ray; once Ray runs, its
-    # start-up is paid and only the actors count
+    # started; an expensive one (langid, ~5 MB/s, a second thread adding a quarter) stays inline on
+    # 50 MB and goes to Ray on 200 MB; once Ray runs, its start-up is paid and only the actors count
     from pipeline.stage import Resources, stage_class
 
     two = runner._LazyExecutor(runner.PipelineConfig(executor="auto", workers=2), None)
     assert two.get(100_000_000, stage_class("url_dedup").resources).name == "inline"
-    assert two.get(100_000_000, stage_class("langid").resources).name == "ray"
+    assert two.get(50_000_000, stage_class("langid").resources).name == "inline"
+    assert two.get(200_000_000, stage_class("langid").resources).name == "ray"
     # threads in this process (url_dedup) beat Ray's actors on 100 MB, not on 1 GB; a stage
     # without threads (normalize, ~5 MB/s) is worth the actors on 100 MB
     assert two.get(100_000_000, stage_class("url_dedup").resources).name == "inline"

@@ -174,3 +174,45 @@ def test_repeated_heads_get_lingua_answers_once_and_the_same_as_fresh(manpages):
         assert list(got[0]) == list(want[0]) and (got[1] == want[1]).all()
         fresh = Langid(LangidConfig())
         fresh.setup()
+
+
+def test_word_keys_are_the_same_when_threads_grow_the_power_tables_at_once(monkeypatch):
+    # langid runs on threads in the driver (executor: auto): each thread hashes its batch's words
+    # with the module's power tables, which the first long batch grows
+    import threading
+
+    from stages import lid176
+
+    words = pa.array([f"wort{i}-{'x' * (i % 40)}" for i in range(12_000)], pa.large_string())
+    monkeypatch.setattr(lid176, "_powers", (np.ones(1, np.uint64), np.ones(1, np.uint64)))
+    expected = lid176.word_keys(words)
+    for _ in range(20):
+        monkeypatch.setattr(lid176, "_powers", (np.ones(1, np.uint64), np.ones(1, np.uint64)))
+        start, found = threading.Barrier(8), []
+
+        def hash_words() -> None:
+            start.wait()
+            found.append(lid176.word_keys(words))
+
+        threads = [threading.Thread(target=hash_words) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(found) == 8 and all(np.array_equal(k, expected) for k in found)
+
+
+def test_the_filter_chain_on_two_threads_writes_what_one_thread_writes(tmp_path):
+    from tests.conftest import tree_digest
+
+    # parts of 100 documents: several units, so two threads share them
+    stages = [{"name": "read", "part_rows": 100}, {"name": "langid", "languages": ["en"]}, {"name": "quality"}]
+    digests = []
+    for workers in (2, 1):
+        out = tmp_path / str(workers)
+        cfg = make_config(out, [SAMPLE / "web", SAMPLE / "books", SAMPLE / "manpages"], stages,
+                          executor="inline", workers=workers)
+        runs = run_pipeline(cfg)
+        assert [r.stats.workers for r in runs[1:]] == [workers, workers]  # langid and quality on threads
+        digests.append(tree_digest(out))
+    assert digests[0] == digests[1] and len(digests[0]) >= 4
