@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.bench_dedup import peer  # noqa: E402
-from bench.bench_io import SHARED, WORK, build_corpus, run_measured  # noqa: E402
+from bench.bench_io import SHARED, WORK, build_corpus, run_measured, status_mib  # noqa: E402
 
 STAGES = ["normalize", "langid", "quality", "quality_model", "toxicity", "perplexity", "url_dedup", "exact_dedup",
           "minhash_dedup", "pii", "mix"]
@@ -100,16 +100,12 @@ def ray_worker_peaks(stop: "threading.Event", peaks: dict[int, float]) -> None:
     """Until `stop`: the peak RSS (VmHWM, MiB) of every Ray worker process (`ray::...` titles)."""
     while not stop.is_set():
         for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
             try:
-                if not Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"ray::"):
+                if not (entry.isdigit() and Path(f"/proc/{entry}/cmdline").read_bytes().startswith(b"ray::")):
                     continue
-                for line in Path(f"/proc/{entry}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peaks[int(entry)] = max(peaks.get(int(entry), 0.0), int(line.split()[1]) / 1024)
             except OSError:
                 continue
+            peaks[int(entry)] = max(peaks.get(int(entry), 0.0), status_mib(entry, "VmHWM"))
         stop.wait(0.2)
 
 

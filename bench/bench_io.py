@@ -55,8 +55,19 @@ print(docs, time.perf_counter() - t0)
 """
 
 
+def status_mib(pid: str, field: str) -> float:
+    """A memory field of /proc/PID/status (`VmRSS`, `VmHWM`) in MiB; 0 where the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
 def session_rss_mib(sid: int) -> float:
-    total = 0
+    total = 0.0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -64,12 +75,10 @@ def session_rss_mib(sid: int) -> float:
             stat = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             if int(stat[3]) != sid:
                 continue
-            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
         except (OSError, IndexError, ValueError):
             continue
-    return total / 1024
+        total += status_mib(entry, "VmRSS")
+    return total
 
 
 def run_measured(cmd: list[str], env: dict | None = None) -> tuple[float, float, str]:

