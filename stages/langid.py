@@ -24,15 +24,16 @@ asked when lid.176's probability is under `lacking_below` (0.3; lid.176 gives te
 never learnt 0.1-0.4), and only a lacking language it names replaces lid.176's answer. Lingua's
 confidence cannot tell those apart from Haitian or Quechua, which it does not know either: on whole
 UDHR declarations the rule traded four of those for one Maori, on short texts it gains more than it
-loses (README "Language identification"). A worker remembers Lingua's answers, so a head it has
-seen (a copy, a site's boilerplate opening) costs nothing the second time.
+loses (README "Language identification"). A process remembers Lingua's answers (its threads share
+them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
 """
 from __future__ import annotations
 
 import importlib.util
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -86,6 +87,32 @@ for _script, (_, _langs) in SCRIPTS.items():
 for _lang in ("sr", "ku", "az", "uz", "tk", "tt", "ms"):  # written in Latin too
     _WRITTEN_IN.setdefault(_lang, set()).add("Latin")
 _WRITTEN_IN["ja"].add("Kana")
+
+
+class LinguaMemory:
+    """Lingua's answers by head, one memory per process: the stage's threads (executor inline)
+    share it, so a head one thread has seen costs the other nothing."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, tuple[str, float] | None] = {}
+        self.lock = threading.Lock()
+
+    def recall(self, heads: list[str], ask: Callable[[list[str]], dict[str, tuple[str, float] | None]]
+               ) -> list[tuple[str, float] | None]:
+        """The answer for each head: remembered ones, the others from `ask` (called outside the
+        lock, so threads ask Lingua at the same time) and remembered from then on."""
+        with self.lock:
+            known = {h: self.answers[h] for h in heads if h in self.answers}
+        found = ask([h for h in dict.fromkeys(heads) if h not in known])
+        with self.lock:
+            self.answers.update(found)
+            while len(self.answers) > LINGUA_CACHE_HEADS:  # oldest first: dicts keep insertion order
+                del self.answers[next(iter(self.answers))]
+        known.update(found)
+        return [known[h] for h in heads]
+
+
+LINGUA_MEMORY = LinguaMemory()
 
 
 def scripts_of(lang: str) -> set[str]:
@@ -170,7 +197,7 @@ class Langid(Stage):
 
             # low-accuracy mode (trigrams): 6x faster, within a point of the full models on the UDHR
             self.lingua = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
-            self._lingua_cache: dict[str, tuple[str, float] | None] = {}
+            self._lingua_memory = LINGUA_MEMORY
             codes = (lang.iso_code_639_1.name.lower() for lang in Language.all())
             self.lingua_codes = [LINGUA_TO_LID.get(c, c) for c in codes]
         path = model_path()
@@ -245,20 +272,19 @@ class Langid(Stage):
     def _lingua_answers(self, heads: list[str]) -> list[tuple[str, float] | None]:
         """Lingua's most confident language (lid.176's code) and its confidence per head; None
         where the top two tie or it names nothing. Repeated heads (boilerplate openings, copies)
-        are answered from this worker's memory of earlier batches: Lingua is ~1.7 ms a head."""
-        cache = self._lingua_cache
-        todo = list(dict.fromkeys(h for h in heads if h not in cache))
+        are answered from the process's memory of earlier batches: Lingua is ~2 ms a head."""
+        return self._lingua_memory.recall(heads, self._ask_lingua)
+
+    def _ask_lingua(self, heads: list[str]) -> dict[str, tuple[str, float] | None]:
+        found: dict[str, tuple[str, float] | None] = {}
         # one pass gives what detect_language_of and compute_language_confidence would
-        for head, ranked in zip(todo, self.lingua.compute_language_confidence_values_in_parallel(todo)):
+        for head, ranked in zip(heads, self.lingua.compute_language_confidence_values_in_parallel(heads)):
             if not ranked or (len(ranked) > 1 and ranked[0].value == ranked[1].value):
-                cache[head] = None
+                found[head] = None
             else:
                 code = ranked[0].language.iso_code_639_1.name.lower()
-                cache[head] = (LINGUA_TO_LID.get(code, code), ranked[0].value)
-        answers = [cache[h] for h in heads]
-        while len(cache) > LINGUA_CACHE_HEADS:  # oldest first: dicts keep insertion order
-            del cache[next(iter(cache))]
-        return answers
+                found[head] = (LINGUA_TO_LID.get(code, code), ranked[0].value)
+        return found
 
     def process(self, batch: pa.Table) -> Decisions:
         lang, score = self.predict(batch.column("text"))

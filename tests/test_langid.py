@@ -146,34 +146,62 @@ def test_numpy_lid176_answers_alike_batch_by_batch_and_with_a_full_cache(manpage
     assert np.abs(np.concatenate([p[1] for p in pieces]) - whole[1]).max() < 1e-6
 
 
-def test_repeated_heads_get_lingua_answers_once_and_the_same_as_fresh(manpages):
-    """A worker remembers Lingua's answers: a head seen before (a copy, a boilerplate opening) is
-    not detected again, and every text gets what a stage that never saw it gives."""
-    unsure = ["Dette er en kort tekst.", "Ovo je kratak tekst o gradu.", "Saya suka makan nasi goreng.",
-              "Ini adalah buku yang bagus sekali.", "Jeg bor i Oslo og liker det godt."]
-    texts = [m["text"] for m in manpages[:40]] + unsure
-    remembering = Langid(LangidConfig())
-    remembering.setup()
-    asked: list[str] = []
-    detect = remembering.lingua.compute_language_confidence_values_in_parallel
+def _spied_langid(asked: list[str]) -> Langid:
+    """A stage with a memory of its own whose Lingua calls are recorded in `asked`."""
+    stage = Langid(LangidConfig())
+    stage.setup()
+    stage._lingua_memory = langid.LinguaMemory()
+    detect = stage.lingua.compute_language_confidence_values_in_parallel
 
     class Spy:
         def compute_language_confidence_values_in_parallel(self, heads):
             asked.extend(heads)
             return detect(heads)
 
-    remembering.lingua = Spy()
-    first = remembering.predict(pa.array(texts + unsure))  # copies within one batch
-    second = remembering.predict(pa.array(unsure[::-1] + texts))  # and across batches
+    stage.lingua = Spy()
+    return stage
+
+
+def _fresh_langid() -> Langid:
+    stage = Langid(LangidConfig())
+    stage.setup()
+    stage._lingua_memory = langid.LinguaMemory()
+    return stage
+
+
+UNSURE = ["Dette er en kort tekst.", "Ovo je kratak tekst o gradu.", "Saya suka makan nasi goreng.",
+          "Ini adalah buku yang bagus sekali.", "Jeg bor i Oslo og liker det godt."]
+
+
+def test_repeated_heads_get_lingua_answers_once_and_the_same_as_fresh(manpages):
+    """A process remembers Lingua's answers: a head seen before (a copy, a boilerplate opening) is
+    not detected again, and every text gets what a stage that never saw it gives."""
+    texts = [m["text"] for m in manpages[:40]] + UNSURE
+    asked: list[str] = []
+    remembering = _spied_langid(asked)
+    first = remembering.predict(pa.array(texts + UNSURE))  # copies within one batch
+    second = remembering.predict(pa.array(UNSURE[::-1] + texts))  # and across batches
     assert asked and len(asked) == len(set(asked)), asked
-    assert set(unsure) <= set(asked)
-    fresh = Langid(LangidConfig())
-    fresh.setup()
-    for got, batch in ((first, texts + unsure), (second, unsure[::-1] + texts)):
-        want = fresh.predict(pa.array(batch))
+    assert set(UNSURE) <= set(asked)
+    for got, batch in ((first, texts + UNSURE), (second, UNSURE[::-1] + texts)):
+        want = _fresh_langid().predict(pa.array(batch))
         assert list(got[0]) == list(want[0]) and (got[1] == want[1]).all()
-        fresh = Langid(LangidConfig())
-        fresh.setup()
+
+
+def test_threads_share_lingua_answers(manpages):
+    """Stages on threads of one process (executor inline) share one memory: what one has asked
+    Lingua, the other is answered without asking, the same as a stage of its own would be."""
+    texts = [m["text"] for m in manpages[:40]] + UNSURE
+    asked_a: list[str] = []
+    asked_b: list[str] = []
+    a, b = _spied_langid(asked_a), _spied_langid(asked_b)
+    b._lingua_memory = a._lingua_memory
+    a.predict(pa.array(texts))
+    got = b.predict(pa.array(UNSURE[::-1] + texts[:10] + ["Ini adalah rumah saya yang baru."]))
+    assert set(UNSURE) <= set(asked_a)
+    assert asked_b == ["Ini adalah rumah saya yang baru."]
+    want = _fresh_langid().predict(pa.array(UNSURE[::-1] + texts[:10] + ["Ini adalah rumah saya yang baru."]))
+    assert list(got[0]) == list(want[0]) and (got[1] == want[1]).all()
 
 
 def test_word_keys_are_the_same_when_threads_grow_the_power_tables_at_once(monkeypatch):
