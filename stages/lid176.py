@@ -250,10 +250,14 @@ class Lid176:
         for this batch: their slots are reused by the next)."""
         start = self._filled
         need = start + len(keys)
-        if need > len(self._sums):  # doubling up to the cache's size, then one batch's words beyond it
-            size = max(need, min(2 * len(self._sums), CACHE_WORDS))
-            self._sums = np.concatenate([self._sums[:start], np.zeros((size - start, self.model.dim), np.float32)])
-            self._counts = np.concatenate([self._counts[:start], np.zeros(size - start, np.int64)])
+        if need > len(self._sums):
+            # the cache and room for a quarter more at once: pages are only committed once written,
+            # and growing step by step copied 32 MiB per batch once the cache was full (0.65 s of
+            # the benchmark corpus's 6 s)
+            size = max(need, CACHE_WORDS) + CACHE_WORDS // 4
+            grown_sums, grown_counts = np.zeros((size, self.model.dim), np.float32), np.zeros(size, np.int64)
+            grown_sums[:start], grown_counts[:start] = self._sums[:start], self._counts[:start]
+            self._sums, self._counts = grown_sums, grown_counts
         slots = np.arange(start, need)
         self._sums[slots], self._counts[slots] = sums, counts
         room = max(0, min(len(keys), CACHE_WORDS - start))
