@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Language-ID accuracy on the UDHR in ~460 languages: whole documents and short snippets.
+"""Language-ID accuracy on the UDHR in ~460 languages (whole documents and short snippets) and on
+spaCy's example sentences (single sentences, many of them news headlines, in ~65 languages).
 
     python bench/langid_accuracy.py [--udhr ../shared/data/langid/udhr] [--snippets 10]
 
@@ -8,10 +9,18 @@ languages lid.176 knows are scored. A document is the whole declaration; snippet
 paragraphs of 20-300 characters (up to --snippets a language). Scored: the raw model (top
 label) and the langid stage's prediction with the script check. Also per confusable group
 (bs/hr/sr, ms/id, no/nn, yo, so). Writes bench/LANGID.md. Skips if the UDHR is absent.
+
+The sentences are the `sentences` lists of `spacy/lang/*/examples.py` in the installed spaCy (MIT;
+the NER model's dependency): written or translated for spaCy's documentation ("Apple is looking
+at buying U.K. startup for $1 billion" in 20 languages), some quoted from Wikipedia or the
+classics. They are the nearest thing to single news sentences in many languages that the repo's
+dependencies carry; a language has 1-29 of them, so a language's figure is coarse.
 """
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -48,6 +57,24 @@ def load(udhr: Path, labels: set[str], snippets: int) -> tuple[list, list]:
     return docs, snips
 
 
+def spacy_sentences(labels: set[str]) -> list[tuple[str, str]]:
+    """(gold, sentence) from spaCy's examples.py files, read as literals (importing a language
+    package may need its tokenizer's extra dependencies); `xx` (many languages) left out."""
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    items = []
+    for path in sorted(Path(spec.submodule_search_locations[0]).glob("lang/*/examples.py")):
+        code = path.parent.name
+        gold = ALIASES.get(code, code)
+        if code == "xx" or gold not in labels:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "sentences" for t in node.targets):
+                items += [(gold, " ".join(s.split())) for s in ast.literal_eval(node.value) if s.strip()]
+    return items
+
+
 def score(stage: Langid, items: list) -> tuple[float, dict, dict]:
     """Accuracy, (correct, n) per confusable group, and (correct, n) per language."""
     lang, _ = stage.predict(pa.array([t for _, t in items], pa.string()))
@@ -82,19 +109,26 @@ def main() -> None:
         stages[name] = Langid(cfg)
         stages[name].setup()
     stage = stages["the stage (+ languages lid.176 lacks)"]
-    label_sets = {"lid.176 knows": {l[9:] for l in stage.model.get_labels()},
+    label_sets = {"lid.176 knows": set(stage.labels),
                   "Lingua knows (8 of them lid.176 does not)": set(stage.lingua_codes)}
     text = ["# langid accuracy on the UDHR", "",
             "`python bench/langid_accuracy.py`: the UDHR's translations, scored on the languages each model "
             "knows (lid.176 names Wikipedia, Tatoeba and SETimes as its training data; we know of no use of the "
-            "UDHR in either model's training, but have not verified Lingua's).", ""]
+            "UDHR in either model's training, but have not verified Lingua's). Sentences: spaCy's example "
+            "sentences (`spacy/lang/*/examples.py`, MIT), single sentences written or translated for its "
+            "documentation, many of them news headlines; some are quoted from Wikipedia, which lid.176 was "
+            "trained on.", ""]
     names, below = list(variants), []
     for title, labels in label_sets.items():
         docs, snips = load(udhr, labels, args.snippets)
+        sentences = spacy_sentences(labels)
         text += [f"## {len({g for g, _ in docs})} languages {title}", "",
                  "| texts | n | " + " | ".join(variants) + " | confusable groups (correct per variant / n) |",
                  "|---|---:|" + "---:|" * len(variants) + "---|"]
-        for name, items in (("whole declarations", docs), ("snippets (20-300 chars)", snips)):
+        sets = [("whole declarations", docs), ("snippets (20-300 chars)", snips)]
+        if sentences:
+            sets.append((f"spaCy's example sentences ({len({g for g, _ in sentences})} languages)", sentences))
+        for name, items in sets:
             results = {v: score(st, items) for v, st in stages.items()}
             groups = "; ".join(f"{g} " + "→".join(str(results[v][1][g][0]) for v in variants) +
                                f"/{results['lid.176 top label'][1][g][1]}" for g in results["lid.176 top label"][1])
