@@ -244,3 +244,16 @@ def test_the_filter_chain_on_two_threads_writes_what_one_thread_writes(tmp_path)
         assert [r.stats.workers for r in runs[1:]] == [workers, workers]  # langid and quality on threads
         digests.append(tree_digest(out))
     assert digests[0] == digests[1] and len(digests[0]) >= 4
+
+
+def test_lingua_memory_forgets_its_oldest_answers_and_still_answers_right(monkeypatch):
+    """The memory is bounded: past LINGUA_CACHE_HEADS it drops the oldest heads; a head asked
+    again after that is asked anew and gets the same answer."""
+    monkeypatch.setattr(langid, "LINGUA_CACHE_HEADS", 3)
+    asked: list[str] = []
+    stage = _spied_langid(asked)
+    first = stage._lingua_answers(UNSURE)
+    assert list(stage._lingua_memory.answers) == UNSURE[-3:]
+    again = stage._lingua_answers(UNSURE[:1] + UNSURE[-1:])
+    assert asked == UNSURE + UNSURE[:1]  # the forgotten one asked again, the remembered one not
+    assert again == [first[0], first[-1]]
