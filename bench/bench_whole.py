@@ -139,16 +139,16 @@ def main() -> int:
              f"after an untimed conversion to JSONL), medians of {args.repeats} runs rotating which tool goes first; "
              "peak RSS summed over the process tree.", "",
              "| job | curate command | curate s | " + " | ".join(f"{names[p]} s" for p in peers)
-             + " | fastest peer / curate | kept: curate / " + " / ".join(peers) + " | peak RSS MiB: curate / "
+             + " | peer / curate | kept: curate / " + " / ".join(peers) + " | peak RSS MiB: curate / "
              + " / ".join(peers) + " |",
              "|---|---|---:|" + "---:|" * len(peers) + "---:|---|---|"]
     for job in jobs:
         c = med(job, "curate", 0)
         have = [p for p in peers if (job, p) in runs]
         cells = [f"{med(job, p, 0):.1f}" if p in have else "–" for p in peers]
-        fastest = min(have, key=lambda p: med(job, p, 0))
+        ratios = ", ".join(f"**{med(job, p, 0) / c:.1f}x** {p}" for p in have)
         lines.append(f"| {JOBS[job][1]} | `curate run` read + {job} stages | {c:.1f} | " + " | ".join(cells)
-                     + f" | **{med(job, fastest, 0) / c:.1f}x** ({fastest}) | "
+                     + f" | {ratios} | "
                      + " / ".join(f"{runs[(job, t)][0][2]:,}" if (job, t) in runs else "–" for t in ["curate", *peers])
                      + " | " + " / ".join(f"{med(job, t, 1):,.0f}" if (job, t) in runs else "–" for t in ["curate", *peers])
                      + " |")
@@ -162,7 +162,16 @@ def main() -> int:
               "parameters before comparing, so it removes more. curate's `read` lists the Parquet input in "
               "place (`in_place`) instead of copying it."]
     text = "\n".join(lines) + "\n"
-    Path(args.out).write_text(text)
+    out = Path(args.out)
+    if set(jobs) != set(JOBS) and out.is_file():
+        # some jobs only: a dated section after what is there, so earlier runs stay on record
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                                text=True).stdout.strip()
+        when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        text = f"\n## `--jobs {args.jobs}`, {when}, on {commit}\n\n" + "\n".join(lines[2:]) + "\n"
+        out.write_text(out.read_text() + text)
+    else:
+        out.write_text(text)
     print(text)
     return 0
 
