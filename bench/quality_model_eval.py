@@ -110,6 +110,9 @@ def main() -> int:
              "fortunes (short quotes, English)": sample["fortunes (short quotes, English)"]}
     scores = {name: score(texts) for group in (clean, raw, other) for name, texts in group.items() if texts}
     web = raw["web pages, English (trafilatura's evaluation set)"]
+    if not any(n in scores for n in raw) or not any(n in scores for n in clean):
+        print("skipped: no raw web text or no clean text to contrast (is ../shared/data beside the repo?)")
+        return 0
 
     def row(name: str, group: str) -> str:
         s = scores[name]
