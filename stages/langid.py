@@ -26,6 +26,11 @@ confidence cannot tell those apart from Haitian or Quechua, which it does not kn
 UDHR declarations the rule traded four of those for one Maori, on short texts it gains more than it
 loses (README "Language identification"). A process remembers Lingua's answers (its threads share
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
+
+Mixed documents: Lingua reads only the head. Where it would overrule lid.176 on a longer text,
+lid.176 reads the head and the rest apart; if it sees two languages there (not neighbours), the
+document is mixed (an English menu above a Spanish article) and lid.176's answer on the whole
+text stands.
 """
 from __future__ import annotations
 
