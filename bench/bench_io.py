@@ -116,6 +116,10 @@ def build_corpus(mb: float) -> tuple[list[Path], list[Path], int, float]:
         print(f"building the {mb:g} MB corpus with {maker} …", flush=True)
         subprocess.run([sys.executable, str(maker), "--data", str(SHARED / "data"), "--out", str(pq_dir),
                         "--mb", str(mb)], check=True, stdout=subprocess.DEVNULL)
+    built = json.loads((pq_dir / "manifest.json").read_text()).get("args", {}).get("mb")
+    if built is not None and float(built) != float(mb):
+        raise SystemExit(f"{pq_dir} holds the {built:g} MB corpus, not {mb:g} MB: remove {CORPUS} to build "
+                         f"another size (every benchmark shares it)")
     pq_files = sorted(pq_dir.glob("*.parquet"))
     js_dir.mkdir(parents=True, exist_ok=True)
     js_files = []
