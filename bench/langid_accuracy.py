@@ -182,11 +182,11 @@ def main() -> None:
     text += ["## Mixed documents: a head in one language above a longer body in another", "",
              f"{len(mixed)} texts built from the declarations of Lingua's languages: ~700 characters of one above "
              "~3,000 of another (not a neighbour), gold the body's language. The script check samples "
-             f"{langid.SCRIPT_SAMPLE} characters in {langid.SCRIPT_PARTS} pieces spread over the text (it read the "
-             "first 500); Lingua reads the first 600 characters, and where lid.176 reads the head and the rest as "
+             f"{langid.SCRIPT_PARTS} pieces of {langid.SCRIPT_SAMPLE // langid.SCRIPT_PARTS} bytes spread over the text "
+             "(it read the first 500 characters); Lingua reads the first 600 characters, and where lid.176 reads the head and the rest as "
              "languages that are not neighbours (and its head agrees with Lingua, or it is at least half sure of "
-             "the rest), lid.176's answer on the whole text stands. Both were chosen looking at this set (the "
-             "second among four rules): a tuning figure.", "",
+             "the rest), lid.176's answer on the whole text stands. Both were chosen looking at this set (ten "
+             "pieces, not five or twenty; the second among four rules): a tuning figure.", "",
              "| texts | n | " + " | ".join(results) + " |", "|---|---:|" + "---:|" * len(results),
              f"| mixed documents | {len(mixed)} | " + " | ".join(f"{100 * v:.1f} %" for v in results.values()) + " |",
              ""]

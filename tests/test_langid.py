@@ -287,15 +287,26 @@ def test_a_document_headed_in_another_language_keeps_lid176s_answer_on_the_whole
 
 
 def test_the_script_is_sampled_across_the_text_not_from_its_head():
-    """script_sample cuts SCRIPT_PARTS evenly spread pieces at character starts (the same
-    characters Python's slicing gives), so a Cyrillic menu above a longer Latin article is Latin."""
+    """script_sample cuts SCRIPT_PARTS evenly spread pieces of the UTF-8 bytes, each moved to
+    character starts (what the per-text code below gives), so a Cyrillic menu above a longer
+    Latin article is Latin."""
     import random
 
     from stages.langid import SCRIPT_PARTS, SCRIPT_SAMPLE, dominant_script, script_sample
 
     def expected(t: str) -> str:
-        n, each = len(t), SCRIPT_SAMPLE // SCRIPT_PARTS
-        return t if n <= SCRIPT_SAMPLE else "".join(t[n * k // SCRIPT_PARTS:][:each] for k in range(SCRIPT_PARTS))
+        if len(t) <= SCRIPT_SAMPLE:
+            return t
+        b, pieces = t.encode(), []
+        for k in range(SCRIPT_PARTS):
+            start = len(b) * k // SCRIPT_PARTS
+            end = min(start + SCRIPT_SAMPLE // SCRIPT_PARTS, len(b))
+            while start < len(b) and b[start] & 0xC0 == 0x80:
+                start += 1
+            while end < len(b) and b[end] & 0xC0 == 0x80:
+                end += 1
+            pieces.append(b[start:max(start, end)].decode())
+        return "".join(pieces)
 
     rng = random.Random(0)
     alphabet = "abc дж 漢字かな é\U0001F600 \n"
