@@ -15,10 +15,15 @@ so long documents are not made worse.
 Second opinion (on by default): where lid.176 is unsure (top probability under
 `second_opinion_below`) or names a language it confuses with a neighbour (Bosnian, Croatian and
 Serbian; Malay and Indonesian; Bokmål and Nynorsk; Danish and Swedish; Yoruba, Somali), Lingua
-(`lingua-language-detector`, n-gram models of 75 languages in its wheel) decides; it also knows
-languages lid.176 lacks (Ganda, Maori, Shona, Sesotho, Setswana, Tsonga, Xhosa, Zulu). Where it names
-another language with a confidence of at least 0.2 (confidences over its 75 languages sum to 1),
-its label and confidence replace lid.176's; where it agrees, lid.176's probability stands.
+(`lingua-language-detector`, n-gram models of 75 languages in its wheel) is asked too; it also
+knows languages lid.176 lacks (Ganda, Maori, Shona, Sesotho, Setswana, Tsonga, Xhosa, Zulu). The
+answer is the language both find likeliest: the product of lid.176's probability and Lingua's
+confidence (confidences over its 75 languages sum to 1), each at least 1e-4, a language one of
+them does not know counting 1e-3 there. On a short sentence Lingua alone is sometimes sure of a
+language lid.176 gives no chance (Czech read as Shona, Swedish as Afrikaans); the product keeps
+lid.176's answer there and still takes Lingua's where lid.176 hesitated between the two. Where
+the answer is another language than lid.176's and Lingua gives it at least 0.2, its label and
+Lingua's confidence replace lid.176's; where it is lid.176's, lid.176's probability stands.
 Where lid.176's label is outside Lingua's languages, Lingua can only help when the text is in one of
 the languages lid.176 lacks: on a text short enough for Lingua to read whole (600 characters) it is
 asked when lid.176's probability is under `lacking_below` (0.3; lid.176 gives texts in a language it
@@ -57,6 +62,10 @@ CONFUSABLE = ["bs", "hr", "sr", "sh", "ms", "id", "no", "nn", "da", "sv", "yo", 
 NEIGHBOURS = [{"bs", "hr", "sr", "sh"}, {"ms", "id"}, {"no", "nn", "da", "sv"}]
 MIXED_REST_SURE = 0.5  # lid.176's probability on a document's rest that its reading there is a language
 LINGUA_MIN_CONFIDENCE = 0.2
+# the product of the two models' beliefs: a belief under FLOOR counts as FLOOR (lid.176 names no
+# probability under 1e-5; Lingua's tail is noise), a language a model does not know as UNKNOWN
+FLOOR, UNKNOWN = 1e-4, 1e-3
+LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
 LINGUA_CACHE_HEADS = 50_000  # answers a process remembers: at most ~60 MB of heads
@@ -102,16 +111,18 @@ for _lang in ("sr", "ku", "az", "uz", "tk", "tt", "ms"):  # written in Latin too
 _WRITTEN_IN["ja"].add("Kana")
 
 
+Beliefs = tuple[tuple[str, float], ...]  # (language, confidence) pairs, likeliest first
+
+
 class LinguaMemory:
     """Lingua's answers by head, one memory per process: the stage's threads (executor inline)
     share it, so a head one thread has seen costs the other nothing."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, tuple[str, float] | None] = {}
+        self.answers: dict[str, Beliefs] = {}
         self.lock = threading.Lock()
 
-    def recall(self, heads: list[str], ask: Callable[[list[str]], dict[str, tuple[str, float] | None]]
-               ) -> list[tuple[str, float] | None]:
+    def recall(self, heads: list[str], ask: Callable[[list[str]], dict[str, Beliefs]]) -> list[Beliefs]:
         """The answer for each head: remembered ones, the others from `ask` (called outside the
         lock, so threads ask Lingua at the same time) and remembered from then on."""
         with self.lock:
@@ -241,8 +252,10 @@ class Langid(Stage):
             # low-accuracy mode (trigrams): 6x faster, within a point of the full models on the UDHR
             self.lingua = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
             self._lingua_memory = LINGUA_MEMORY
-            codes = (lang.iso_code_639_1.name.lower() for lang in Language.all())
-            self.lingua_codes = [LINGUA_TO_LID.get(c, c) for c in codes]
+            self._lingua_code = {lang: LINGUA_TO_LID.get(c, c) for lang in Language.all()
+                                 for c in [lang.iso_code_639_1.name.lower()]}
+            self.lingua_codes = list(self._lingua_code.values())
+            self.lingua_known = set(self.lingua_codes)
         path = model_path()
         if not path.is_file():
             raise FileNotFoundError(f"langid: {path} is missing: reinstall with `make setup`")
@@ -257,8 +270,8 @@ class Langid(Stage):
             self.model = fasttext.load_model(str(path))
             self.labels = [label[9:] for label in self.model.get_labels()]
         if self.lingua is not None:
-            known = set(self.labels)
-            self.lacking = [c for c in self.lingua_codes if c not in known]
+            self.lid_codes = set(self.labels)
+            self.lacking = [c for c in self.lingua_codes if c not in self.lid_codes]
 
     def top_labels(self, texts: pa.Array, k: int) -> tuple[np.ndarray, np.ndarray]:
         """lid.176's k best (labels, probabilities) per text, each (len(texts), k); None and 0
@@ -275,7 +288,8 @@ class Langid(Stage):
     def predict(self, texts: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(texts, pa.ChunkedArray):
             texts = texts.combine_chunks()
-        labels, probs = self.top_labels(texts, 5 if self.config.script_check else 1)
+        k = LID_CANDIDATES if self.lingua is not None else 5 if self.config.script_check else 1
+        labels, probs = self.top_labels(texts, k)
         lang = np.where(labels[:, 0] == None, "unknown", labels[:, 0]).astype(object)  # noqa: E711
         score = probs[:, 0].copy()
         if self.config.script_check:
@@ -283,15 +297,19 @@ class Langid(Stage):
             for i in np.flatnonzero(script != None):  # noqa: E711 - element-wise on an object array
                 if script[i] in scripts_of(lang[i]):
                     continue
-                for label, p in zip(labels[i, 1:], probs[i, 1:]):
+                for label, p in zip(labels[i, 1:5], probs[i, 1:5]):
                     if label is not None and script[i] in scripts_of(label):
                         lang[i], score[i] = label, np.float32(p)
                         break
         if self.lingua is not None:
-            self._second_opinion(texts, lang, score)
+            self._second_opinion(texts, lang, score, labels, probs)
         return lang, score
 
-    def _second_opinion(self, texts: pa.Array, lang: np.ndarray, score: np.ndarray) -> None:
+    def _second_opinion(self, texts: pa.Array, lang: np.ndarray, score: np.ndarray, labels: np.ndarray,
+                        probs: np.ndarray) -> None:
+        """Where lid.176 is unsure (or names a confusable language), the language lid.176 (its
+        `labels`, `probs`) and Lingua on the head find likeliest together replaces `lang` and
+        `score` in place (the mixed-document check aside)."""
         cfg = self.config
         inside = np.isin(lang, self.lingua_codes)
         short = pc.utf8_length(texts).to_numpy(zero_copy_only=False) <= LINGUA_CHARS
@@ -304,18 +322,28 @@ class Langid(Stage):
         asked = texts.take(pa.array(unsure))
         heads = pc.replace_substring(pc.utf8_slice_codeunits(asked, 0, LINGUA_CHARS), "\n", " ")
         replace = []
-        for j, (i, answer) in enumerate(zip(unsure, self._lingua_answers(heads.to_pylist()))):
-            if answer is None:
+        for j, (i, beliefs) in enumerate(zip(unsure, self._lingua_answers(heads.to_pylist()))):
+            if not beliefs:
                 continue  # Lingua cannot tell: lid.176's answer stands
-            code, confidence = answer
+            lingua = dict(beliefs)
+            code = self._likeliest(dict(zip(labels[i], probs[i])), lingua, lang[i])
             if code == lang[i] or (not inside[i] and code not in self.lacking):
                 continue
+            confidence = lingua[code]
             if confidence >= LINGUA_MIN_CONFIDENCE:
                 replace.append((j, i, code, confidence))
         mixed = self._mixed(asked, heads, [(j, i, code) for j, i, code, _ in replace if not short[i]], lang)
         for j, i, code, confidence in replace:
             if j not in mixed:
                 lang[i], score[i] = code, confidence
+
+    def _likeliest(self, lid: dict[str, float], lingua: dict[str, float], current: str) -> str:
+        """Of lid.176's `current` answer and Lingua's languages, the one with the largest product
+        of lid.176's probability and Lingua's confidence (FLOOR, UNKNOWN); `current` on a tie."""
+        def belief(code: str) -> float:
+            by_lid = max(lid.get(code, 0.0), FLOOR) if code in self.lid_codes else UNKNOWN
+            return by_lid * (max(lingua.get(code, 0.0), FLOOR) if code in self.lingua_known else UNKNOWN)
+        return max([current, *lingua], key=belief)  # max keeps the first of equals
 
     def _mixed(self, asked: pa.Array, heads: pa.Array, disagreements: list[tuple[int, int, str]],
                lang: np.ndarray) -> set[int]:
@@ -333,21 +361,18 @@ class Langid(Stage):
         return {j for (j, i, code), h, r, p in zip(disagreements, head, rest, rest_p)
                 if not neighbours(code, lang[i]) and not neighbours(h, r) and (h == code or p >= MIXED_REST_SURE)}
 
-    def _lingua_answers(self, heads: list[str]) -> list[tuple[str, float] | None]:
-        """Lingua's most confident language (lid.176's code) and its confidence per head; None
-        where the top two tie or it names nothing. Repeated heads (boilerplate openings, copies)
+    def _lingua_answers(self, heads: list[str]) -> list[Beliefs]:
+        """Lingua's confidences per head (lid.176's codes), those of at least FLOOR, likeliest
+        first; empty where it names nothing. Repeated heads (boilerplate openings, copies)
         are answered from the process's memory of earlier batches: Lingua is ~2 ms a head."""
         return self._lingua_memory.recall(heads, self._ask_lingua)
 
-    def _ask_lingua(self, heads: list[str]) -> dict[str, tuple[str, float] | None]:
-        found: dict[str, tuple[str, float] | None] = {}
-        # one pass gives what detect_language_of and compute_language_confidence would
+    def _ask_lingua(self, heads: list[str]) -> dict[str, Beliefs]:
+        found: dict[str, Beliefs] = {}
         for head, ranked in zip(heads, self.lingua.compute_language_confidence_values_in_parallel(heads)):
-            if not ranked or (len(ranked) > 1 and ranked[0].value == ranked[1].value):
-                found[head] = None
-            else:
-                code = ranked[0].language.iso_code_639_1.name.lower()
-                found[head] = (LINGUA_TO_LID.get(code, code), ranked[0].value)
+            # float32: Lingua's float64 sums differ in their last bits from call to call
+            found[head] = tuple((self._lingua_code[c.language], float(np.float32(c.value)))
+                                for c in ranked if c.value >= FLOOR)
         return found
 
     def process(self, batch: pa.Table) -> Decisions:
