@@ -320,12 +320,14 @@ def test_the_script_is_sampled_across_the_text_not_from_its_head():
 
 SENTENCES = [("cs", "Kde je nádraží?"), ("cs", "Dnes večer půjdu do kina."), ("cs", "Kolik to stojí?"),
              ("es", "El perro come carne."), ("es", "La niña lee un libro."), ("ro", "Unde este gara?"),
-             ("ru", "Мама мыла раму."), ("ms", "Saya tinggal di Kuala Lumpur."), ("sk", "Narodila sa v Košiciach.")]
+             ("ru", "Мама мыла раму."), ("ms", "Saya tinggal di Kuala Lumpur."), ("sk", "Narodila sa v Košiciach."),
+             ("en", "Herr Schmidt bowed low."), ("en", "Alas, poor Yorick!")]
 
 
 def test_a_short_sentence_gets_the_language_both_models_find_likely():
     """On a short sentence Lingua alone is sometimes sure of a language lid.176 gives no chance
-    (Czech read as Irish or Esperanto, Spanish as Somali, Russian as Belarusian): the product of
+    (Czech read as Irish or Esperanto, Spanish as Somali, Russian as Belarusian, English as Danish
+    or Yoruba): the product of
     the two keeps lid.176's answer there, and still takes Lingua's where lid.176 hesitated between
     neighbours (Malay read as Indonesian, Slovak as Croatian)."""
     stage, lingua_first = _fresh_langid(), _fresh_langid()
@@ -335,5 +337,5 @@ def test_a_short_sentence_gets_the_language_both_models_find_likely():
     texts, gold = pa.array([t for _, t in SENTENCES]), [g for g, _ in SENTENCES]
     now, before, lid = (s.predict(texts)[0] for s in (stage, lingua_first, lid_only))
     assert list(now) == gold
-    assert sum(b != g for b, g in zip(before, gold)) >= 6, list(before)
+    assert sum(b != g for b, g in zip(before, gold)) >= 8, list(before)
     assert sum(l != g for l, g in zip(lid, gold)) >= 2, list(lid)
