@@ -342,7 +342,11 @@ _DATE = re.compile(r"(?:1[5-9]|20)\d\d[-/.](?:0?[1-9]|1[0-2])[-/.]\d\d?|\d\d?[-/
 _PHONE_WORDS = re.compile(r"(?i)\b(?:phone|telephone|tel|call|calling|cell|mobile|fax|contact|number|no|whatsapp|"
                           r"sms|text|reach|dial|hotline|tél|telefon|teléfono|telefono|numéro|nummer)\b")
 _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|client|ping|subnet|gateway|dns|router|"
-                       r"proxy|port|connect|connected|listening|bind|localhost)\b")
+                       r"proxy|port|connect|connected|listening|bind|localhost|nameserver|inet|traceroute|nslookup)\b")
+# Home and office addresses have one-digit parts too (192.168.0.1, 127.0.0.1, 10.0.0.254) but no
+# section or version number starts 127, 192.168 or 172.16-31 or has a part of three digits
+# (10.x with small parts is left to the words: chapter 10's sections are numbered 10.3.1.1)
+_NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b[1-9]\d\d\b")
 
 
 def _plausible(text: str, start: int, end: int, entity: str) -> bool:
@@ -363,7 +367,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         if re.search(r"(?i)\b(?:section|chapter|figure|table|example|version|release|v)\.?\s*$", before):
             return False
         # two or more one-digit parts: a section or version number (14.3.4.1, 1.5.0.9) unless said
-        return sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_IP_WORDS.search(before))
+        return (sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_NOT_A_SECTION.match(span))
+                or bool(_IP_WORDS.search(before)))
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
     if len(digits) < 7 or ":" in span or "," in span or re.fullmatch(r"[-+]?\d+\.\d+", span) or \
