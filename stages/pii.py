@@ -205,8 +205,9 @@ def _recognizer(name: str, entity: str, find):
     return FunctionRecognizer(supported_entities=[entity], name=name)
 
 
-# Card numbers as printed: 12-19 digits plain, in groups of four (the last shorter), or Amex's 4-6-5.
-_CARD = re.compile(r"(?<![\d.,+\-/])(?:\d{12,19}|\d{4}(?:([ -])\d{4}){2,3}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})"
+# Card numbers as printed: 12-19 digits plain, in groups of four (the last shorter; spaces, dashes
+# or dots between), or Amex's 4-6-5.
+_CARD = re.compile(r"(?<![\d.,+\-/])(?:\d{12,19}|\d{4}(?:([ .-])\d{4}){2,3}(?:\1\d{1,3})?|\d{4}([ -])\d{6}\2\d{4,5})"
                    r"(?![\d]|[.,]\d)")
 # (first digits, lengths) of the card networks (ISO/IEC 7812 issuer ranges as the networks publish
 # them): Visa, Mastercard (51-55, 2221-2720), Amex, Discover, JCB (3528-3589, 2131, 1800),

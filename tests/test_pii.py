@@ -177,7 +177,8 @@ def test_ip_addresses_are_found(stage, sentence):
     ("IBAN_CODE", "ES9121000418450200051332 please"), ("IBAN_CODE", "IBAN GB82 WEST 1234 5698 7654 32 AB"),
     ("IBAN_CODE", "account NL91ABNA0417164300"), ("EMAIL_ADDRESS", "maría.lópez@correo.es sent it"),
     ("IP_ADDRESS", "IPv6 2001:db8:85a3::8a2e:370:7334 logged"), ("US_SSN", "My social security number is 078 05 1120"),
-    ("CREDIT_CARD", "Amex 3782 822463 10005"), ("CREDIT_CARD", "Mastercard 2223 0031 2200 3222")])
+    ("CREDIT_CARD", "Amex 3782 822463 10005"), ("CREDIT_CARD", "Mastercard 2223 0031 2200 3222"),
+    ("CREDIT_CARD", "Card 4111.1111.1111.1111 saved."), ("CREDIT_CARD", "card: 4111-1111-1111-1111")])
 def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
     assert stage.scrub(sentence)[1].get(entity) == 1, sentence
 
