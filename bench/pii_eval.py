@@ -12,6 +12,8 @@ Labelled sets:
   check digits, phone numbers valid for their region in national, international and E.164
   formats, SSNs with valid areas), placed in sentences with and without context words. Seeded;
   the same every run.
+- faker, every locale: 300 values per entity from Faker (`faker_pattern_cases`) in other
+  sentences: a tuning set (rules were written after reading Faker's values, another seed).
 A gold span is found when a span of the same type covers it (one character of slack at each
 end for brackets).
 
@@ -173,6 +175,53 @@ def generated_cases(per_entity: int = 200, seed: int = 7) -> list[Case]:
     return cases
 
 
+# Faker's values in other sentences than TEMPLATES': a message, a form line, the value first
+FAKER_TEMPLATES = {
+    "EMAIL_ADDRESS": ["pls email {} asap", "{} wrote back yesterday", "New address: {}"],
+    "PHONE_NUMBER": ["Please call me at {} tomorrow.", "{} is my cell", "Reach the office on {} after 5pm.",
+                     "You can text {} anytime", "Contact: {}", "My number is {}."],
+    "IP_ADDRESS": ["Login from {} detected", "The server at {} is down.", "blocked {} again"],
+    "CREDIT_CARD": ["I paid with {} yesterday.", "card: {}", "My card number is {}."],
+    "IBAN_CODE": ["Wire the money to IBAN {}.", "my iban is {}", "Account {}"],
+    "US_SSN": ["My SSN is {}.", "social security number {}", "SSN: {}"],
+}
+
+
+def faker_pattern_cases(per_entity: int = 300, seed: int = 11) -> list[Case]:
+    """Faker's values (the dev dependency pyproject.toml pins): phone numbers and e-mail addresses
+    of each of its locales, its card numbers of every network, its IBANs of each locale's bank
+    provider (some are of countries without IBANs, or another length than the country's), its US
+    SSNs and IPv4 addresses; a value a locale lacks is skipped."""
+    import warnings
+
+    from faker import Faker
+    from faker.config import AVAILABLE_LOCALES
+
+    warnings.filterwarnings("ignore")  # deprecated locales, "numbers are purely hypothetical"
+    rng = random.Random(seed)
+    fakers = []
+    for locale in sorted(AVAILABLE_LOCALES):
+        f = Faker(locale)
+        f.seed_instance(seed)
+        fakers.append(f)
+    us = Faker("en_US")
+    us.seed_instance(seed)
+    draw = {"PHONE_NUMBER": lambda: rng.choice(fakers).phone_number(), "EMAIL_ADDRESS": lambda: rng.choice(fakers).email(),
+            "IBAN_CODE": lambda: rng.choice(fakers).iban(), "CREDIT_CARD": us.credit_card_number, "US_SSN": us.ssn,
+            "IP_ADDRESS": lambda: us.ipv4_private() if rng.random() < 0.3 else us.ipv4_public()}
+    cases = []
+    for entity, templates in FAKER_TEMPLATES.items():
+        while sum(g[0][2] == entity for _, g in cases) < per_entity:
+            try:
+                value = draw[entity]()
+            except AttributeError:
+                continue  # a locale without this provider
+            template = rng.choice(templates)
+            start = template.index("{}")
+            cases.append((template.format(value), [(start, start + len(value), entity)]))
+    return cases
+
+
 class PresidioDefaults:
     """presidio's predefined recognizers as shipped (8 phone regions, no context), for comparison."""
 
@@ -230,7 +279,7 @@ def main() -> int:
         return 0
     stage = Pii(PiiConfig())
     stage.setup()
-    sets = {"generated": generated_cases(args.generated)}
+    sets = {"generated": generated_cases(args.generated), "faker, every locale": faker_pattern_cases()}
     if SHARED.is_dir():
         sets["nemo-curator (../shared/data/pii)"] = nemo_cases()
     lines = ["# PII recall and precision per entity", "", f"`python bench/pii_eval.py --generated {args.generated}`; "
@@ -251,6 +300,7 @@ def main() -> int:
                          f"{f1:.3f} | {b:.3f} |")
             print(f"{name:40s} {entity:14s} {found:4d}/{total:<4d} R {r:.3f} P {p:.3f} F1 {f1:.3f}  "
                   f"presidio defaults {b:.3f}")
+    lines += ["", "The faker set is a tuning set: shapes were added after reading Faker's values (another seed)."]
     lines += clean_text(stage)
     lines += speed(stage, args.docs)
     (REPO / "bench/PII.md").write_text("\n".join(lines) + "\n")

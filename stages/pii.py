@@ -211,11 +211,11 @@ _CARD = re.compile(r"(?<![\d.,+\-/])(?:\d{12,19}|\d{4}(?:([ .-])\d{4}){2,3}(?:\1
                    r"(?![\d]|[.,]\d)")
 # (first digits, lengths) of the card networks (ISO/IEC 7812 issuer ranges as the networks publish
 # them): Visa, Mastercard (51-55, 2221-2720), Amex, Discover, JCB (3528-3589, 2131, 1800),
-# Diners, Maestro (50, 56-69), UnionPay, Mir
+# Diners, Maestro (50, 56-69, and 0604 as Faker writes it), UnionPay, Mir
 _NETWORKS = [((4,), (13, 16, 19)), (range(51, 56), (16,)), (range(2221, 2721), (16,)), ((34, 37), (15,)),
              ((6011, 65) + tuple(range(644, 650)), tuple(range(16, 20))), (range(3528, 3590), tuple(range(16, 20))),
              ((2131, 1800), (15,)), ((36, 38, 39) + tuple(range(300, 306)), tuple(range(14, 20))),
-             ((50,) + tuple(range(56, 70)), tuple(range(12, 20))), ((62,), tuple(range(16, 20))),
+             ((50, "0604") + tuple(range(56, 70)), tuple(range(12, 20))), ((62,), tuple(range(16, 20))),
              (range(2200, 2205), tuple(range(16, 20)))]
 
 
@@ -243,12 +243,27 @@ def _card_numbers(text: str) -> list[tuple[int, int, float]]:
 # such as 555-0142 or 140-4508 in examples and forms are still someone's pattern for a number):
 # North American with separators and an optional extension; international with a leading + and
 # 8 to 15 digits; and any grouped 7-13 digits right after a word that says it is a phone number.
-_NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?[2-9]\d{2}\)?[-. ]\d{3}[-. ]\d{4}"
+_NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
                    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?!\d)")
-_INTERNATIONAL = re.compile(r"(?<![\w+])\+[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
-_SAID_PHONE = re.compile(r"(?i)\b(?:phone|tel|telephone|call|mobile|cell|fax|whatsapp|(?:sms|text)(?= (?:me|us)\b))\b"
-                         r"(?:\s+(?:me|us|him|her|them|on|at|number|no\.?|is|:))*[\s:.]+"
-                         r"(\(?\d{2,4}\)?(?:[ -.]\d{2,4}){1,4})(?!\d)")
+# a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
+# code in brackets or not (+(371) 95896935)
+_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
+# a word that says the number next to it is a phone number: before it (in the same clause) or after
+# it ("467 3395 is my cell"); "number" alone is not enough before a number (the number of ...)
+# short words between such a word and the number ("call me at", "reach the office on", "phone: ")
+_FILLER = (r"(?:[\s:.\-–]*\b(?:me|us|him|her|them|at|on|via|is|was|are|my|our|your|his|their|the|a|this|that|"
+           r"office|desk|team|number|no|directly|back|now|please|today|tomorrow|anytime|free|toll|new|old|work|home|"
+           r"landline|cell|mobile|phone|line)\b)*[\s:.\-–]*")
+# ("reach" only as "reach me at": it reaches 1 000 000 viewers; "text", "ring", "contact" as verbs
+# or labels, not after an article: the text 2001 2002 2003)
+_SAID_BEFORE = re.compile(r"(?i)(?:\b(?:phone|phoned|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|"
+                          r"(?<!\bthe )(?<!\ba )(?<!\ban )(?<!\bthis )(?<!\bthat )(?<!\bof )(?:text|ring|contact)|"
+                          r"dial|hotline|helpline|landline|tél|telefon|teléfono|telefono|numéro|"
+                          r"(?:my|your|our|his|her|their|new|cell|phone|contact)\s+number|number\s+is)\b|number:)"
+                          rf"{_FILLER}$|\breach\b{_FILLER}(?<=\b(?:at|on))[\s:]*$")
+_SAID_AFTER = re.compile(r"(?i)[\s,:)\-–—]*(?:(?:is|was|=)\s+)?(?:(?:my|our|his|her|their|the|a)\s+)?"
+                         r"(?:(?:new|old|work|home|office|private)\s+)?(?:cell|cellphone|phone|mobile|number|tel|"
+                         r"telephone|fax|whatsapp|landline|hotline|helpline)\b")
 
 
 # What phonenumbers' matcher could take for a number: digits with separators, a leading + or (,
@@ -283,12 +298,27 @@ def _matches(piece: str, regions: tuple[str, ...]) -> tuple[tuple[int, int], ...
     return tuple(sorted(found))
 
 
+def _said(text: str, start: int, end: int) -> bool:
+    """Whether a word right before the span (in its clause) or right after it says it is a phone number."""
+    return bool(_SAID_BEFORE.search(text, max(0, start - 40), start) or _SAID_AFTER.match(text, end, end + 40))
+
+
 def _phone_shapes(text: str) -> list[tuple[int, int, float]]:
     out = [(m.start(), m.end(), 0.6) for pattern in (_NANP, _INTERNATIONAL) for m in pattern.finditer(text)]
-    for m in _SAID_PHONE.finditer(text):
-        if 7 <= len(re.sub(r"\D", "", m.group(1))) <= 13:
-            out.append((m.start(1), m.end(1), 0.6))
+    for m in _PHONE_CANDIDATE.finditer(text):  # any grouped 7-15 digits a word says is a phone number
+        if 7 <= sum(c.isdigit() for c in m.group()) <= 15 and _said(text, m.start(), m.end()):
+            out.append((m.start(), m.end(), 0.6))
     return out
+
+
+# a trunk or country code, an international prefix or an area code in front of a number found
+# without it (001-, 1 (169) 777-8188, 8 (887) 623-28-60, 17 0191-6146)
+_PHONE_PREFIX = re.compile(r"(?<![\w+.,/-])(?:\+?\d{1,3}|00\d{1,3}|\(\d{1,4}\))[-. ]$")
+
+
+def _with_prefix(text: str, start: int) -> int:
+    m = _PHONE_PREFIX.search(text, max(0, start - 7), start)
+    return m.start() if m else start
 
 
 # IBANs by their own check (ISO 13616 mod 97) and country length, written plain or in groups of
@@ -303,17 +333,28 @@ _IBAN_LENGTH = {"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE"
                 "SE": 24, "SI": 19, "SK": 24, "SM": 27, "TN": 24, "TR": 26, "UA": 29, "VG": 24, "XK": 20}
 
 
+def _mod97(code: str) -> bool:
+    return int("".join(str(int(c, 36)) for c in code[4:] + code[:4])) % 97 == 1
+
+
 def _ibans(text: str) -> list[tuple[int, int, float]]:
     out = []
     for m in _IBAN.finditer(text):
         length = _IBAN_LENGTH.get(m.group(1))
         chars = [(i, c) for i, c in enumerate(m.group(), m.start()) if c != " "]
-        if length is None or len(chars) < length or (len(chars) > length and chars[length][1].isdigit()
-                                                     and chars[length][0] == chars[length - 1][0] + 1):
-            continue  # too short, or a longer run of characters than this country's IBAN
-        code = "".join(c for _, c in chars[:length])  # a word after a grouped IBAN is not part of it
-        if int("".join(str(int(c, 36)) for c in code[4:] + code[:4])) % 97 == 1:
-            out.append((m.start(), chars[length - 1][0] + 1, 1.0))
+        if length is not None and len(chars) >= length and not (
+                len(chars) > length and chars[length][1].isdigit() and chars[length][0] == chars[length - 1][0] + 1):
+            code = "".join(c for _, c in chars[:length])  # a word after a grouped IBAN is not part of it
+            if _mod97(code):
+                out.append((m.start(), chars[length - 1][0] + 1, 1.0))
+                continue
+        # a country this table lacks (or an IBAN of another length, as some generators write them):
+        # the whole run if it passes the check, written plain, or grouped up to its last group that does
+        ends = [k for k in range(15, len(chars) + 1) if k == len(chars) or chars[k][0] > chars[k - 1][0] + 1]
+        for k in reversed(ends):
+            if _mod97("".join(c for _, c in chars[:k])):
+                out.append((m.start(), chars[k - 1][0] + 1, 0.9))
+                break
     return out
 
 
@@ -343,7 +384,8 @@ _DATE = re.compile(r"(?:1[5-9]|20)\d\d[-/.](?:0?[1-9]|1[0-2])[-/.]\d\d?|\d\d?[-/
 _PHONE_WORDS = re.compile(r"(?i)\b(?:phone|telephone|tel|call|calling|cell|mobile|fax|contact|number|no|whatsapp|"
                           r"sms|text|reach|dial|hotline|tél|telefon|teléfono|telefono|numéro|nummer)\b")
 _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|client|ping|subnet|gateway|dns|router|"
-                       r"proxy|port|connect|connected|listening|bind|localhost|nameserver|inet|traceroute|nslookup)\b")
+                       r"proxy|port|connect|connected|listening|bind|localhost|nameserver|inet|traceroute|nslookup|"
+                       r"login|logins|logged|logon|blocked|banned|firewall|remote|src|dst|visitor|visitors)\b")
 # Home and office addresses have one-digit parts too (192.168.0.1, 127.0.0.1, 10.0.0.254) but no
 # section or version number starts 127, 192.168 or 172.16-31 or has a part of three digits
 # (10.x with small parts is left to the words: chapter 10's sections are numbered 10.3.1.1)
@@ -372,7 +414,10 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
                 or bool(_IP_WORDS.search(before)))
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
-    if len(digits) < 7 or ":" in span or "," in span or re.fullmatch(r"[-+]?\d+\.\d+", span) or \
+    said_here = _said(text, start, end)  # "call me at", "is my cell"
+    said = said_here or bool(_PHONE_WORDS.search(before))  # or a word within 60 characters before
+    if len(digits) < 7 or ":" in span or "," in span or (re.fullmatch(r"[-+]?\d+\.\d+", span) and not (
+            len(digits) >= 8 and said_here)) or \
             re.match(r":\d", after) or re.search(r"(?:1[5-9]|20)\d\d-(?:0[1-9]|1[0-2])-[0-3]\d", span):
         return False  # too short for a subscriber number; times; thousands; a decimal; a date inside
     bare = span.strip("()[] ")
@@ -380,12 +425,14 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
     if _YEAR_RANGE.match(bare) or _DATE.fullmatch(bare) or \
             (not international and sum(len(g) == 1 for g in groups) >= 2) or re.search(r"\d\.\s+\d", span):
         return False  # 1899-1900; 2023-10-15; calendar rows, ISBNs (0-306-40615-2); page references
-    said = bool(_PHONE_WORDS.search(before))
     if not said and (re.search(r"\d[\s,;]+$", text[max(0, start - 12):start]) or re.match(r"[\s,;]+\d", text[end:end + 3])):
         return False  # one of a run of numbers (a sequence, a table row), with nothing saying it is a phone
     if not span.startswith("+") and all(len(g) <= 2 for g in groups) and not (
-            all(len(g) == 2 for g in groups) and groups[0].startswith("0")):
-        return False  # 3 10 17 24 31: a calendar row (06 12 34 56 78, French pairs, is a number)
+            all(len(g) == 2 for g in groups) and (groups[0].startswith("0") or said)):
+        return False  # 3 10 17 24 31: a calendar row (06 12 34 56 78, French pairs, is a number; so
+        # are Danish and Norwegian ones, 66 97 25 10, where a word says so)
+    if len(groups) > 1 and all(re.fullmatch(r"1[5-9]\d\d|20\d\d", g) for g in groups) or set(digits) <= {"0", "1"}:
+        return False  # a list of years; bits (0010 0010 0110 0000)
     if re.search(r"(?i)isbn[\s:-]*$", before) or any(
             re.fullmatch(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])", g) for g in groups):
         return False  # an ISBN; a date written 20060301 (package versions, log stamps)
@@ -464,8 +511,11 @@ class Pii(Stage):
                                            score_threshold=cfg.score_threshold):
                 if r.entity_type == "CREDIT_CARD" and chunk[r.start - 1:r.start] == "+":
                     continue  # a Luhn-valid E.164 phone number, not a card
-                if _plausible(text, a + r.start, a + r.end, r.entity_type):
-                    found.append((a + r.start, a + r.end, r.entity_type, r.score))
+                start, end = a + r.start, a + r.end
+                if _plausible(text, start, end, r.entity_type):
+                    if r.entity_type == "PHONE_NUMBER" and text[start] != "+":
+                        start = _with_prefix(text, start)
+                    found.append((start, end, r.entity_type, r.score))
         return _resolve(found)
 
     def scrub(self, text: str, names_and_places: list | None = None) -> tuple[str, dict[str, int]]:

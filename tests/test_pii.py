@@ -136,6 +136,31 @@ def test_phone_numbers_written_as_people_write_them(stage, sentence):
     assert stage.scrub(sentence)[1] == {"PHONE_NUMBER": 1}, sentence
 
 
+@pytest.mark.parametrize("sentence, number", [
+    # a word after the number says what it is
+    ("467 3395 is my cell, not the office.", "467 3395"), ("0412 778 019 is my new number", "0412 778 019"),
+    # a bare run or an unusual grouping after a word that says it (Danish pairs, a dotted Australian pair)
+    ("Ring 06569772818 for bookings", "06569772818"), ("You can text 66 97 25 10 anytime", "66 97 25 10"),
+    ("Contact: 4538.4019", "4538.4019"), ("Reach the office on 573269725102 after lunch.", "573269725102"),
+    # the prefix in front of the number is part of it
+    ("Please call 001-312-637-8991x4330 tomorrow.", "001-312-637-8991x4330"),
+    ("My number is 1 (169) 777-8188.", "1 (169) 777-8188"), ("Call 1-121-809-6792 today", "1-121-809-6792"),
+    ("Call me at 8 (912) 623-28-60 tonight", "8 (912) 623-28-60"), ("Reach us at 17 3019-6146.", "17 3019-6146"),
+    # international prefixes: 00 and a bracketed country code
+    ("Contact: 00421 2 12904047", "00421 2 12904047"), ("My number is +(371) 29896935.", "+(371) 29896935")])
+def test_whole_phone_numbers_where_a_word_says_so(stage, sentence, number):
+    spans = [(sentence[s:e], entity) for s, e, entity, _ in stage.find(sentence)]
+    assert spans == [(number, "PHONE_NUMBER")], sentence
+
+
+@pytest.mark.parametrize("sentence", [
+    "The campaign will reach 1 000 000 viewers by May.", "Call of Duty: Modern Warfare 3 (2023) (2023 edition)",
+    "The block was made by call #1233329 to debug malloc.", "the character 0x2260 = 0010 0010 0110 0000 in bits",
+    "Archive: March 2022 2022 (804) February 2022", "data_portrange = 10000 - 10100"])
+def test_numbers_near_phone_words_that_are_not_phone_numbers(stage, sentence):
+    assert "PHONE_NUMBER" not in stage.scrub(sentence)[1], sentence
+
+
 @pytest.mark.parametrize("sentence", [
     "ISBN 978-3-16-148410-0 and order 4111 1111 1111 1112.",  # Luhn-invalid card-like number
     "In 1999 2000 people came; in 2001 2002 left.", "The population was 467 3395 in the census.",
@@ -164,7 +189,8 @@ def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, senten
 @pytest.mark.parametrize("sentence", ["My IP is 8.8.4.4 today.", "Server 10.0.0.5 refused.",
                                       "Logs show 203.0.113.77 twice.", "Connect to 192.168.1.20 first.",
                                       "ssh into 10.0.0.254 and restart it", "The router sits at 192.168.0.1.",
-                                      "It answers on 127.0.0.1 only.", "We pinged 172.16.0.1 from home."])
+                                      "It answers on 127.0.0.1 only.", "We pinged 172.16.0.1 from home.",
+                                      "Login from 17.8.30.8 was blocked."])
 def test_ip_addresses_are_found(stage, sentence):
     assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
 
@@ -178,7 +204,10 @@ def test_ip_addresses_are_found(stage, sentence):
     ("IBAN_CODE", "account NL91ABNA0417164300"), ("EMAIL_ADDRESS", "maría.lópez@correo.es sent it"),
     ("IP_ADDRESS", "IPv6 2001:db8:85a3::8a2e:370:7334 logged"), ("US_SSN", "My social security number is 078 05 1120"),
     ("CREDIT_CARD", "Amex 3782 822463 10005"), ("CREDIT_CARD", "Mastercard 2223 0031 2200 3222"),
-    ("CREDIT_CARD", "Card 4111.1111.1111.1111 saved."), ("CREDIT_CARD", "card: 4111-1111-1111-1111")])
+    ("CREDIT_CARD", "Card 4111.1111.1111.1111 saved."), ("CREDIT_CARD", "card: 4111-1111-1111-1111"),
+    ("CREDIT_CARD", "My card number is 060439825971."),
+    # IBANs of a country the length table lacks, or of another length than the country's, that pass the check
+    ("IBAN_CODE", "Wire it to RU0304452522540817810538091310419 today"), ("IBAN_CODE", "my iban is GB24NWBK6016133192681")])
 def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
     assert stage.scrub(sentence)[1].get(entity) == 1, sentence
 
