@@ -389,6 +389,7 @@ _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|clie
 # Home and office addresses have one-digit parts too (192.168.0.1, 127.0.0.1, 10.0.0.254) but no
 # section or version number starts 127, 192.168 or 172.16-31 or has a part of three digits
 # (10.x with small parts is left to the words: chapter 10's sections are numbered 10.3.1.1)
+_CIDR = re.compile(r"/(?:[0-9]|[12]\d|3[0-2])\b(?![./])")
 _NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b[1-9]\d\d\b")
 
 
@@ -410,8 +411,9 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         if re.search(r"(?i)\b(?:section|chapter|figure|table|example|version|release|v)\.?\s*$", before):
             return False
         # two or more one-digit parts: a section or version number (14.3.4.1, 1.5.0.9) unless said
+        # or written as a network (10.0.0.0/8)
         return (sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_NOT_A_SECTION.match(span))
-                or bool(_IP_WORDS.search(before)))
+                or bool(_IP_WORDS.search(before)) or "/" in span or bool(_CIDR.match(text, end)))
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
     said_here = _said(text, start, end)  # "call me at", "is my cell"
@@ -509,12 +511,14 @@ class Pii(Stage):
             context = sorted({w for w in (m.group().lower() for m in _WORD.finditer(chunk)) if w in CONTEXT_WORDS})
             for r in self.analyzer.analyze(chunk, language="en", entities=self.pattern_entities, context=context or None,
                                            score_threshold=cfg.score_threshold):
-                if r.entity_type == "CREDIT_CARD" and chunk[r.start - 1:r.start] == "+":
-                    continue  # a Luhn-valid E.164 phone number, not a card
+                if r.entity_type == "CREDIT_CARD" and re.search(r"\+(?:\d{1,3}[ -]?)?$", chunk[max(0, r.start - 5):r.start]):
+                    continue  # a Luhn-valid E.164 phone number (+43 653415218409), not a card
                 start, end = a + r.start, a + r.end
                 if _plausible(text, start, end, r.entity_type):
                     if r.entity_type == "PHONE_NUMBER" and text[start] != "+":
                         start = _with_prefix(text, start)
+                    elif r.entity_type == "IP_ADDRESS" and (cidr := _CIDR.match(text, end)):
+                        end = cidr.end()  # a network: 92.0.0.0/7
                     found.append((start, end, r.entity_type, r.score))
         return _resolve(found)
 

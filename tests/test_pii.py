@@ -147,7 +147,9 @@ def test_phone_numbers_written_as_people_write_them(stage, sentence):
     ("My number is 1 (169) 777-8188.", "1 (169) 777-8188"), ("Call 1-121-809-6792 today", "1-121-809-6792"),
     ("Call me at 8 (912) 623-28-60 tonight", "8 (912) 623-28-60"), ("Reach us at 17 3019-6146.", "17 3019-6146"),
     # international prefixes: 00 and a bracketed country code
-    ("Contact: 00421 2 12904047", "00421 2 12904047"), ("My number is +(371) 29896935.", "+(371) 29896935")])
+    ("Contact: 00421 2 12904047", "00421 2 12904047"), ("My number is +(371) 29896935.", "+(371) 29896935"),
+    # a Luhn-valid run after a country code is the rest of a phone number, not a card
+    ("Her phone number: +43 653415218409", "+43 653415218409")])
 def test_whole_phone_numbers_where_a_word_says_so(stage, sentence, number):
     spans = [(sentence[s:e], entity) for s, e, entity, _ in stage.find(sentence)]
     assert spans == [(number, "PHONE_NUMBER")], sentence
@@ -190,7 +192,7 @@ def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, senten
                                       "Logs show 203.0.113.77 twice.", "Connect to 192.168.1.20 first.",
                                       "ssh into 10.0.0.254 and restart it", "The router sits at 192.168.0.1.",
                                       "It answers on 127.0.0.1 only.", "We pinged 172.16.0.1 from home.",
-                                      "Login from 17.8.30.8 was blocked."])
+                                      "Login from 17.8.30.8 was blocked.", "Traffic from 16.0.0.0/4 is dropped."])
 def test_ip_addresses_are_found(stage, sentence):
     assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
 
