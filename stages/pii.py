@@ -387,10 +387,10 @@ _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|clie
                        r"proxy|port|connect|connected|listening|bind|localhost|nameserver|inet|traceroute|nslookup|"
                        r"login|logins|logged|logon|blocked|banned|firewall|remote|src|dst|visitor|visitors)\b")
 # Home and office addresses have one-digit parts too (192.168.0.1, 127.0.0.1, 10.0.0.254) but no
-# section or version number starts 127, 192.168 or 172.16-31 or has a part of three digits
+# section or version number starts 127, 192.168 or 172.16-31 or has a part of 64 or more
 # (10.x with small parts is left to the words: chapter 10's sections are numbered 10.3.1.1)
 _CIDR = re.compile(r"/(?:[0-9]|[12]\d|3[0-2])\b(?![./])")
-_NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b[1-9]\d\d\b")
+_NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b(?:[1-9]\d\d|6[4-9]|[7-9]\d)\b")
 
 
 def _plausible(text: str, start: int, end: int, entity: str) -> bool:

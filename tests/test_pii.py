@@ -192,7 +192,8 @@ def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, senten
                                       "Logs show 203.0.113.77 twice.", "Connect to 192.168.1.20 first.",
                                       "ssh into 10.0.0.254 and restart it", "The router sits at 192.168.0.1.",
                                       "It answers on 127.0.0.1 only.", "We pinged 172.16.0.1 from home.",
-                                      "Login from 17.8.30.8 was blocked.", "Traffic from 16.0.0.0/4 is dropped."])
+                                      "Login from 17.8.30.8 was blocked.", "Traffic from 16.0.0.0/4 is dropped.",
+                                      "Seen 5.9.77.2 twice, then nothing."])
 def test_ip_addresses_are_found(stage, sentence):
     assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
 
