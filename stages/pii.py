@@ -241,21 +241,21 @@ def _card_numbers(text: str) -> list[tuple[int, int, float]]:
 
 # Phone numbers by their shape where phonenumbers' validity check refuses them (made-up exchanges
 # such as 555-0142 or 140-4508 in examples and forms are still someone's pattern for a number):
-# North American with separators and an optional extension; international with a leading + and
-# 8 to 15 digits; and any grouped 7-13 digits right after a word that says it is a phone number.
+# North American with separators and an optional extension; international with a leading + or 00
+# and 8 to 15 digits; and any grouped 7-15 digits a word right before or after says is a phone number.
 _NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
                    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?!\d)")
 # a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
 # code in brackets or not (+(371) 95896935)
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
-# a word that says the number next to it is a phone number: before it (in the same clause) or after
-# it ("467 3395 is my cell"); "number" alone is not enough before a number (the number of ...)
-# short words between such a word and the number ("call me at", "reach the office on", "phone: ")
+# short words between a phone word and its number ("call me at", "reach the office on", "phone: ")
 _FILLER = (r"(?:[\s:.\-–]*\b(?:me|us|him|her|them|at|on|via|is|was|are|my|our|your|his|their|the|a|this|that|"
            r"office|desk|team|number|no|directly|back|now|please|today|tomorrow|anytime|free|toll|new|old|work|home|"
            r"landline|cell|mobile|phone|line)\b)*[\s:.\-–]*")
-# ("reach" only as "reach me at": it reaches 1 000 000 viewers; "text", "ring", "contact" as verbs
-# or labels, not after an article: the text 2001 2002 2003)
+# a word that says the number next to it is a phone number: before it (in the same clause) or after
+# it ("467 3395 is my cell"); "number" alone is not enough before a number (the number of ...),
+# "reach" only as "reach me at" (it reaches 1 000 000 viewers), "text", "ring", "contact" as verbs
+# or labels, not after an article (the text 2001 2002 2003)
 _SAID_BEFORE = re.compile(r"(?i)(?:\b(?:phone|phoned|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|"
                           r"(?<!\bthe )(?<!\ba )(?<!\ban )(?<!\bthis )(?<!\bthat )(?<!\bof )(?:text|ring|contact)|"
                           r"dial|hotline|helpline|landline|tél|telefon|teléfono|telefono|numéro|"
@@ -389,7 +389,6 @@ _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|clie
 # Home and office addresses have one-digit parts too (192.168.0.1, 127.0.0.1, 10.0.0.254) but no
 # section or version number starts 127, 192.168 or 172.16-31 or has a part of 64 or more
 # (10.x with small parts is left to the words: chapter 10's sections are numbered 10.3.1.1)
-_CIDR = re.compile(r"/(?:[0-9]|[12]\d|3[0-2])\b(?![./])")
 _NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b(?:[1-9]\d\d|6[4-9]|[7-9]\d)\b")
 
 
@@ -413,7 +412,7 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         # two or more one-digit parts: a section or version number (14.3.4.1, 1.5.0.9) unless said
         # or written as a network (10.0.0.0/8)
         return (sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_NOT_A_SECTION.match(span))
-                or bool(_IP_WORDS.search(before)) or "/" in span or bool(_CIDR.match(text, end)))
+                or bool(_IP_WORDS.search(before)) or "/" in span)
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
     said_here = _said(text, start, end)  # "call me at", "is my cell"
@@ -517,8 +516,6 @@ class Pii(Stage):
                 if _plausible(text, start, end, r.entity_type):
                     if r.entity_type == "PHONE_NUMBER" and text[start] != "+":
                         start = _with_prefix(text, start)
-                    elif r.entity_type == "IP_ADDRESS" and (cidr := _CIDR.match(text, end)):
-                        end = cidr.end()  # a network: 92.0.0.0/7
                     found.append((start, end, r.entity_type, r.score))
         return _resolve(found)
 
