@@ -44,7 +44,7 @@ NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "
 NER_SCORE = 0.85  # what presidio gives a spaCy entity
 NER_CHARS = 10_000  # spaCy's memory grows with the text it is given at once
 # A document reaches presidio only if it holds one of these (RE2 in Arrow, `re` for windows).
-CANDIDATE = (r"@|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
+CANDIDATE = (r"@|[\[({] ?(?i:at) ?[\])}]|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
              r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}")
 _CANDIDATE = re.compile(CANDIDATE)
 CONTEXT_WORDS = {
@@ -112,7 +112,10 @@ def build_analyzer(cfg: PiiConfig):
     # presidio's e-mail pattern needs a TLD in the public suffix list; addresses at any host count here
     registry.add_recognizer(PatternRecognizer(
         supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
-        patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5)]))
+        patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5),
+                  # written so that harvesters miss it: info(@)example.org, name [at] host [dot] de
+                  Pattern("email spelled out", r"(?i)\b[\w.+-]+\s?(?:[\[({]\s?(?:at|@)\s?[\])}])\s?[\w-]+"
+                          r"(?:\s?(?:\.|[\[({]\s?dot\s?[\])}])\s?[\w-]+)+\b", 0.5)]))
     registry.add_recognizer(_recognizer("SsnNearKeywordRecognizer", "US_SSN", _ssns_near_keyword))
     registry.add_recognizer(_recognizer("CardNetworkRecognizer", "CREDIT_CARD", _card_numbers))
     registry.add_recognizer(_recognizer("IbanCheckRecognizer", "IBAN_CODE", _ibans))
