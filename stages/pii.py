@@ -401,15 +401,18 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
     if entity not in ("PHONE_NUMBER", "IP_ADDRESS", "CREDIT_CARD"):
         return True
     span, before, after = text[start:end], text[max(0, start - 60):start], text[end:end + 2]
-    if re.match(r"[.,]\d", after) or re.search(r"(?:\d[.,]|[$€£¥]\s?)$", before):
-        return False  # inside a longer number: a decimal, thousands, a Long Count date, a price
+    if re.match(r"[.,]\d", after) or re.search(r"(?:\d[.,]|[$€£¥]\s?)\n?\Z", before):
+        return False  # inside a longer number: a decimal, thousands, a Long Count date, a price; a list
     if entity == "CREDIT_CARD":  # printed as cards are: plain, in fours, or Amex's 4-6-5 (not a row of a table)
         return bool(_CARD.fullmatch(span))
-    if re.search(r"[^\W\d]$|[^\W\d_]\w*[-_./]$", before) or re.match(r"[^\W\d]|[-_/][^\W\d_]", after):
+    if re.search(r"[^\W\d]\Z|[^\W\d_]\w*[-_./]\Z", before) or re.match(r"[^\W\d]|[-_/][^\W\d_]", after):
         return False  # glued to a word: a file, version or product name (42102-h, ks_c-5601, RTL8111/8168)
+        # (\Z: a word at the end of the line before is not glued to it)
     if entity == "IP_ADDRESS":
         if ":" in span:
             return True  # IPv6
+        if (not before or before.endswith("\n")) and re.match(r"\.\s+\S", text[end:end + 3]):
+            return False  # a numbered heading: "11.1.7.1. Integrating the Sender Policy Framework"
         if re.search(r"(?i)\b(?:section|chapter|figure|table|example|version|release|v)\.?\s*$", before):
             return False
         # two or more one-digit parts: a section or version number (14.3.4.1, 1.5.0.9) unless said
@@ -431,6 +434,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         return False  # 1899-1900; 2023-10-15; calendar rows, ISBNs (0-306-40615-2); page references
     if not said and (re.search(r"\d[\s,;]+$", text[max(0, start - 12):start]) or re.match(r"[\s,;]+\d", text[end:end + 3])):
         return False  # one of a run of numbers (a sequence, a table row), with nothing saying it is a phone
+    if not said and re.search(r"[^\W\d][ \t]*\n\Z", before):
+        return False  # a number opening a line under a line of words: a total, an address range
     if not span.startswith("+") and all(len(g) <= 2 for g in groups) and not (
             all(len(g) == 2 for g in groups) and (groups[0].startswith("0") or said)):
         return False  # 3 10 17 24 31: a calendar row (06 12 34 56 78, French pairs, is a number; so

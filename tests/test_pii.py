@@ -148,6 +148,7 @@ def test_phone_numbers_written_as_people_write_them(stage, sentence):
     ("Call me at 8 (912) 623-28-60 tonight", "8 (912) 623-28-60"), ("Reach us at 17 3019-6146.", "17 3019-6146"),
     # international prefixes: 00 and a bracketed country code
     ("Contact: 00421 2 12904047", "00421 2 12904047"), ("My number is +(371) 29896935.", "+(371) 29896935"),
+    ("Telefon\n0341 696290", "0341 696290"),
     # a Luhn-valid run after a country code is the rest of a phone number, not a card
     ("Her phone number: +43 653415218409", "+43 653415218409")])
 def test_whole_phone_numbers_where_a_word_says_so(stage, sentence, number):
@@ -159,7 +160,7 @@ def test_whole_phone_numbers_where_a_word_says_so(stage, sentence, number):
     "The campaign will reach 1 000 000 viewers by May.", "Call of Duty: Modern Warfare 3 (2023) (2023 edition)",
     "The block was made by call #1233329 to debug malloc.", "the character 0x2260 = 0010 0010 0110 0000 in bits",
     "Archive: March 2022 2022 (804) February 2022", "data_portrange = 10000 - 10100",
-    "We met (at) noon and left (at) three."])
+    "We met (at) noon and left (at) three.", "Totale\n26.000.000 di euro", "pathname\n00400000-00452000 r-xp"])
 def test_numbers_near_phone_words_that_are_not_phone_numbers(stage, sentence):
     counts = stage.scrub(sentence)[1]
     assert "PHONE_NUMBER" not in counts and "EMAIL_ADDRESS" not in counts, sentence
@@ -185,6 +186,7 @@ def test_number_shapes_that_are_not_cards_or_phones_stay(stage, sentence):
 
 @pytest.mark.parametrize("sentence", [
     "See Section 14.3.4.1, Auditing Packages.", "Thunderbird 1.5.0.9 (X11/20061227) was used.",
+    "It runs on every server we have.\n\n11.1.7.1. Integrating the spam filter",
     "A long count date ( 9.15.10.0.0 ) corresponds to CE 741.", "3.3.2.1. Customizing module attributes"])
 def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, sentence):
     assert "IP_ADDRESS" not in stage.scrub(sentence)[1], sentence
@@ -195,7 +197,7 @@ def test_section_version_and_calendar_numbers_are_not_ip_addresses(stage, senten
                                       "ssh into 10.0.0.254 and restart it", "The router sits at 192.168.0.1.",
                                       "It answers on 127.0.0.1 only.", "We pinged 172.16.0.1 from home.",
                                       "Login from 17.8.30.8 was blocked.", "Traffic from 16.0.0.0/4 is dropped.",
-                                      "Seen 5.9.77.2 twice, then nothing."])
+                                      "Seen 5.9.77.2 twice, then nothing.", "ip addr\n10.3.4.2 is the gateway"])
 def test_ip_addresses_are_found(stage, sentence):
     assert stage.scrub(sentence)[1] == {"IP_ADDRESS": 1}, sentence
 
