@@ -326,7 +326,7 @@ def _with_prefix(text: str, start: int) -> int:
 
 # IBANs by their own check (ISO 13616 mod 97) and country length, written plain or in groups of
 # four: presidio's per-country patterns miss some plain ones (ES9121000418450200051332).
-_IBAN = re.compile(r"\b([A-Z]{2})(\d{2})((?: ?[A-Z0-9]){11,30})\b")
+_IBAN = re.compile(r"\b([A-Z]{2})(\d{2})((?: ?[A-Z0-9]){10,30})\b")
 _IBAN_LENGTH = {"AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29,
                 "CH": 21, "CR": 22, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "DO": 28, "EE": 20, "EG": 29, "ES": 24,
                 "FI": 18, "FO": 18, "FR": 27, "GB": 22, "GE": 22, "GI": 23, "GL": 18, "GR": 27, "GT": 28, "HR": 21,
@@ -353,7 +353,7 @@ def _ibans(text: str) -> list[tuple[int, int, float]]:
                 continue
         # a country this table lacks (or an IBAN of another length, as some generators write them):
         # the whole run if it passes the check, written plain, or grouped up to its last group that does
-        ends = [k for k in range(15, len(chars) + 1) if k == len(chars) or chars[k][0] > chars[k - 1][0] + 1]
+        ends = [k for k in range(14, len(chars) + 1) if k == len(chars) or chars[k][0] > chars[k - 1][0] + 1]
         for k in reversed(ends):
             if _mod97("".join(c for _, c in chars[:k])):
                 out.append((m.start(), chars[k - 1][0] + 1, 0.9))
@@ -411,7 +411,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
     if entity == "IP_ADDRESS":
         if ":" in span:
             return True  # IPv6
-        if (not before or before.endswith("\n")) and re.match(r"\.\s+\S", text[end:end + 3]):
+        if (not before or before.endswith("\n")) and re.match(r"\.\s+\S", text[end:end + 3]) and \
+                not _NOT_A_SECTION.match(span):
             return False  # a numbered heading: "11.1.7.1. Integrating the Sender Policy Framework"
         if re.search(r"(?i)\b(?:section|chapter|figure|table|example|version|release|v)\.?\s*$", before):
             return False
@@ -419,6 +420,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         # or written as a network (10.0.0.0/8)
         return (sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_NOT_A_SECTION.match(span))
                 or bool(_IP_WORDS.search(before)) or "/" in span)
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", span):
+        return False  # an IPv4 address, not a phone number
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
     said_here = _said(text, start, end)  # "call me at", "is my cell"

@@ -217,7 +217,9 @@ def test_ip_addresses_are_found(stage, sentence):
     ("EMAIL_ADDRESS", "Mail: kontakt(@)gartenverein-nord.de"), ("EMAIL_ADDRESS", "write to m.weber [at] posteo [dot] net"),
     ("EMAIL_ADDRESS", "Questions? ANNA.K[AT]EXAMPLE.ORG"),
     # IBANs of a country the length table lacks, or of another length than the country's, that pass the check
-    ("IBAN_CODE", "Wire it to RU0304452522540817810538091310419 today"), ("IBAN_CODE", "my iban is GB24NWBK6016133192681")])
+    ("IBAN_CODE", "Wire it to RU0304452522540817810538091310419 today"), ("IBAN_CODE", "my iban is GB24NWBK6016133192681"),
+    ("IBAN_CODE", "Account TH455792469551 (a generator's Thai one: 14 characters)"),
+    ("IP_ADDRESS", "172.25.184.116. That was the last one.")])
 def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
     assert stage.scrub(sentence)[1].get(entity) == 1, sentence
 
