@@ -261,6 +261,9 @@ _NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
 # a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
 # code in brackets or not (+(371) 95896935)
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
+# words that name a phone number (also in the languages of the phone regions)
+_PHONE_TERMS = ("phone|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|dial|hotline|"
+                "tél|telefon|teléfono|telefono|numéro")
 # short words between a phone word and its number ("call me at", "reach the office on", "phone: ")
 _FILLER = (r"(?:[\s:.\-–]*\b(?:me|us|him|her|them|at|on|via|is|was|are|my|our|your|his|their|the|a|this|that|"
            r"office|desk|team|number|no|directly|back|now|please|today|tomorrow|anytime|free|toll|new|old|work|home|"
@@ -269,9 +272,8 @@ _FILLER = (r"(?:[\s:.\-–]*\b(?:me|us|him|her|them|at|on|via|is|was|are|my|our|
 # it ("467 3395 is my cell"); "number" alone is not enough before a number (the number of ...),
 # "reach" only as "reach me at" (it reaches 1 000 000 viewers), "text", "ring", "contact" as verbs
 # or labels, not after an article (the text 2001 2002 2003)
-_SAID_BEFORE = re.compile(r"(?i)(?:\b(?:phone|phoned|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|"
+_SAID_BEFORE = re.compile(rf"(?i)(?:\b(?:{_PHONE_TERMS}|phoned|helpline|landline|"
                           r"(?<!\bthe )(?<!\ba )(?<!\ban )(?<!\bthis )(?<!\bthat )(?<!\bof )(?:text|ring|contact)|"
-                          r"dial|hotline|helpline|landline|tél|telefon|teléfono|telefono|numéro|"
                           r"(?:my|your|our|his|her|their|new|cell|phone|contact)\s+number|number\s+is)\b|number:)"
                           rf"{_FILLER}$|\breach\b{_FILLER}(?<=\b(?:at|on))[\s:]*$")
 _SAID_AFTER = re.compile(r"(?i)[\s,:)\-–—]*(?:(?:is|was|=)\s+)?(?:(?:my|our|his|her|their|the|a)\s+)?"
@@ -394,8 +396,7 @@ def _ssns_near_keyword(text: str) -> list[tuple[int, int, float]]:
 # it is a phone number or an address (`_PHONE_WORDS`, `_IP_WORDS` in the 60 characters before it).
 _YEAR_RANGE = re.compile(r"(?:1[5-9]|20)\d\d\s*[-–/]\s*(?:(?:1[5-9]|20)\d\d|\d\d)")
 _DATE = re.compile(r"(?:1[5-9]|20)\d\d[-/.](?:0?[1-9]|1[0-2])[-/.]\d\d?|\d\d?[-/.]\d\d?[-/.](?:1[5-9]|20)\d\d")
-_PHONE_WORDS = re.compile(r"(?i)\b(?:phone|telephone|tel|call|calling|cell|mobile|fax|contact|number|no|whatsapp|"
-                          r"sms|text|reach|dial|hotline|tél|telefon|teléfono|telefono|numéro|nummer)\b")
+_PHONE_WORDS = re.compile(rf"(?i)\b(?:{_PHONE_TERMS}|contact|number|no|text|reach|nummer)\b")
 _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|client|ping|subnet|gateway|dns|router|"
                        r"proxy|port|connect|connected|listening|bind|localhost|nameserver|inet|traceroute|nslookup|"
                        r"login|logins|logged|logon|blocked|banned|firewall|remote|src|dst|visitor|visitors)\b")

@@ -327,9 +327,8 @@ SENTENCES = [("cs", "Kde je nádraží?"), ("cs", "Dnes večer půjdu do kina.")
 def test_a_short_sentence_gets_the_language_both_models_find_likely():
     """On a short sentence Lingua alone is sometimes sure of a language lid.176 gives no chance
     (Czech read as Irish or Esperanto, Spanish as Somali, Russian as Belarusian, English as Danish
-    or Yoruba): the product of
-    the two keeps lid.176's answer there, and still takes Lingua's where lid.176 hesitated between
-    neighbours (Malay read as Indonesian, Slovak as Croatian)."""
+    or Yoruba): the product of the two keeps lid.176's answer there, and still takes Lingua's where
+    lid.176 hesitated between neighbours (Malay read as Indonesian, Slovak as Croatian)."""
     stage, lingua_first = _fresh_langid(), _fresh_langid()
     lingua_first._likeliest = lambda lid, lingua, current: next(iter(lingua))  # the rule before
     lid_only = Langid(LangidConfig(second_opinion="none"))
