@@ -69,8 +69,20 @@ def tokens(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
     """(byte position of every token's first character, each token's length in bytes, the bytes
     of the tokens end to end) of UTF-8 text whose documents start at `offsets`: a token is a run
     of word characters or one lone character; separators end tokens and belong to none."""
+    begin_at, lengths, separator = _token_spans(data, offsets, classes)
+    return begin_at, lengths, np.compress(~separator, data)
+
+
+def token_spans(data: np.ndarray, offsets: np.ndarray, classes: CharClasses) -> tuple[np.ndarray, np.ndarray]:
+    """`tokens` without the tokens' bytes (a copy of most of the batch) where only their places count."""
+    return _token_spans(data, offsets, classes)[:2]
+
+
+def _token_spans(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(token starts, token lengths, which bytes are separators)."""
     if len(data) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), data
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
     offsets = np.asarray(offsets, np.int64)
     separator = _in_runs(data, classes.ascii_runs[SEPARATOR])
     alone_byte = _in_runs(data, classes.ascii_runs[ALONE])
@@ -94,7 +106,7 @@ def tokens(data: np.ndarray, offsets: np.ndarray, classes: CharClasses
     first = np.flatnonzero(begins[bounds])
     ends = np.append(bounds, len(data))[first + 1]
     begin_at = bounds[first]
-    return begin_at, ends - begin_at, np.compress(~separator, data)
+    return begin_at, ends - begin_at, separator
 
 
 def counts_before(mask: np.ndarray) -> np.ndarray:
@@ -107,9 +119,9 @@ def counts_before(mask: np.ndarray) -> np.ndarray:
 
 def starts_of(data: np.ndarray, classes: CharClasses, kind: int) -> np.ndarray:
     """Per byte of UTF-8 text, whether a character of class `kind` starts there."""
-    out = np.zeros(len(data), bool)
-    ascii_ = np.flatnonzero(data < 0x80)
-    out[ascii_] = classes.table[data[ascii_]] == kind
+    by_byte = np.zeros(256, bool)  # a byte >= 0x80 is part of a multi-byte character: set below
+    by_byte[:128] = classes.table[:128] == kind
+    out = by_byte[data]
     lead, _, kinds = _multibyte(data, classes)
     out[lead] = kinds == kind
     return out

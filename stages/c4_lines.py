@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pipeline import unicode
-from pipeline.tokens import WHITESPACE, code_points, counts_before, python_whitespace, tokens
+from pipeline.tokens import WHITESPACE, code_points, counts_before, python_whitespace, token_spans
 
 POLICY = ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies")
 C4_END = (".", "?", "!", '"', "'")
@@ -197,7 +197,7 @@ def c4_lines(texts: pa.Array, c: C4Rules) -> C4Lines:
     offsets, data = unicode.string_bytes(texts)
     offsets = offsets.astype(np.int64)
     docs = len(offsets) - 1
-    begin, length, _ = tokens(data, offsets, python_whitespace())
+    begin, length = token_spans(data, offsets, python_whitespace())
     lines = lines_of(data, offsets, begin, length)
     ls, le, ldoc, words, s, e = lines.start, lines.end, lines.doc, lines.words, lines.first, lines.last
     n = len(ls)

@@ -26,7 +26,7 @@ from pipeline import unicode
 from pipeline.schema import set_column
 from pipeline.stage import Decisions, Resources, Stage, register
 from pipeline.tokens import (ALONE, SEPARATOR, WORD, CharClasses, code_points, counts_before, python_whitespace,
-                             starts_of, tokens)
+                             starts_of, token_spans, tokens)
 from stages.c4_lines import C4Rules, c4_lines, in_text_order, lines_of
 from stages.ngram_repetition import BatchWords, Repetition, measure
 
@@ -122,7 +122,7 @@ def spaced_words(texts: pa.Array) -> tuple[list[int], ...]:
     start with a bullet ("•", "-") or end with an ellipsis ("...", "…")."""
     offsets, data = unicode.string_bytes(texts)
     offsets = offsets.astype(np.int64)
-    begin_at, lengths, _ = tokens(data, offsets, python_whitespace())
+    begin_at, lengths = token_spans(data, offsets, python_whitespace())
     letters = counts_before(starts_of(data, _letter_classes(), WORD))
     lettered = np.zeros(len(begin_at) + 1, np.int64)
     np.cumsum(letters[begin_at + lengths] > letters[begin_at], out=lettered[1:])
@@ -207,15 +207,18 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
                                                      np.concatenate([run_doc, every])))
     # paragraphs: from the first to the end of the last character that is not white space, cut
     # where two or more line breaks run
-    seen = np.flatnonzero(starts_of(data, python_whitespace(), WORD))
-    first = np.searchsorted(seen, offsets[:-1])
-    last = np.searchsorted(seen, offsets[1:]) - 1
+    # seen[k]: where the k-th character that is not white space starts, found from the counts
+    # (a position per byte would be a batch's bytes over again, 8 bytes each)
+    seen = counts_before(starts_of(data, python_whitespace(), WORD))
+    first = seen[offsets[:-1]].astype(np.int64)
+    last = seen[offsets[1:]].astype(np.int64) - 1
     has = first <= last
     lo = hi = offsets[:-1].astype(np.int64)
     if has.any():
-        char_starts = np.append(np.flatnonzero((data & 0xC0) != 0x80), len(data))
-        lo = np.where(has, seen[np.minimum(first, len(seen) - 1)], lo)
-        hi = np.where(has, char_starts[np.searchsorted(char_starts, seen[np.clip(last, 0, len(seen) - 1)], "right")], hi)
+        lo = np.where(has, np.searchsorted(seen, (first + 1).astype(seen.dtype)) - 1, lo)
+        end_char = np.searchsorted(seen, (np.maximum(last, 0) + 1).astype(seen.dtype)) - 1
+        lead = data[np.minimum(end_char, len(data) - 1)]
+        hi = np.where(has, end_char + 1 + (lead >= 0xC0) + (lead >= 0xE0) + (lead >= 0xF0), hi)
     cut = (run_ends - run_starts >= 2) & (run_starts >= lo[run_doc]) & (run_ends <= hi[run_doc])
     paragraphs = _piece_duplicates(data, n, *in_text_order(np.concatenate([lo, run_ends[cut]]),
                                                           np.concatenate([run_starts[cut], hi]),
@@ -259,7 +262,7 @@ def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
 def word_counts(texts: pa.Array) -> np.ndarray:
     """How many WORD_RE tokens each text holds (`len(WORD_RE.findall(text))`)."""
     offsets, data = unicode.string_bytes(texts)
-    begin_at = tokens(data, offsets, _word_char_classes())[0]
+    begin_at = token_spans(data, offsets, _word_char_classes())[0]
     return np.diff(np.searchsorted(begin_at, offsets))
 
 
