@@ -240,15 +240,26 @@ def _luhn(digits: str) -> bool:
     return total % 10 == 0
 
 
+# a word right before a number (in its clause) that says it is a card's: "my credit card", "Visa
+# ending", "card no.:", "CC#"
+_CARD_SAID = re.compile(r"(?i)\b(?:card|visa|master\s?card|amex|american express|discover|maestro|jcb|"
+                        r"diners(?: club)?|unionpay|cc)\b(?:[\s:#.\-]*\b(?:no|nr|num|number|is|was|ending|in|"
+                        r"details|on file)\b)*[\s:#.\-]*$")
+
+
 def _card_numbers(text: str) -> list[tuple[int, int, float]]:
     """Luhn-valid numbers whose first digits and length are a card network's: presidio's pattern
-    misses 19-digit Visa, 12-digit Maestro, 2-series Mastercard and 15-digit JCB."""
+    misses 19-digit Visa, 12-digit Maestro, 2-series Mastercard and 15-digit JCB. And any card-shaped
+    13-19 digits a card word right before names, valid or not: a number written as someone's card
+    ("my credit card 4916 3389 7612 3456") is one to hide, whether or not its check digit holds."""
     out = []
     for m in _CARD.finditer(text):
         digits = re.sub(r"\D", "", m.group())
         if _luhn(digits) and any(len(digits) in lengths and any(digits.startswith(str(p)) for p in prefixes)
                                  for prefixes, lengths in _NETWORKS):
             out.append((m.start(), m.end(), 0.8))
+        elif 13 <= len(digits) <= 19 and _CARD_SAID.search(text, max(0, m.start() - 40), m.start()):
+            out.append((m.start(), m.end(), 0.6))
     return out
 
 
@@ -260,6 +271,8 @@ _NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
                    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?!\d)")
 # a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
 # code in brackets or not (+(371) 95896935)
+# a North American number written as one: (646) 555-0123, 646-555-0123, 646.555.0123
+_NANP_WRITTEN = re.compile(r"(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}")
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
 # words that name a phone number (also in the languages of the phone regions)
 _PHONE_TERMS = ("phone|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|dial|hotline|"
@@ -446,8 +459,10 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
     if _YEAR_RANGE.match(bare) or _DATE.fullmatch(bare) or \
             (not international and sum(len(g) == 1 for g in groups) >= 2) or re.search(r"\d\.\s+\d", span):
         return False  # 1899-1900; 2023-10-15; calendar rows, ISBNs (0-306-40615-2); page references
-    if not said and (re.search(r"\d[\s,;]+$", text[max(0, start - 12):start]) or re.match(r"[\s,;]+\d", text[end:end + 3])):
+    if not said and not _NANP_WRITTEN.fullmatch(span) and (
+            re.search(r"\d[\s,;]+$", text[max(0, start - 12):start]) or re.match(r"[\s,;]+\d", text[end:end + 3])):
         return False  # one of a run of numbers (a sequence, a table row), with nothing saying it is a phone
+        # (a list of numbers written as North American phones are, 646-555-0123; 646-555-0124, is phones)
     if not said and re.search(r"[^\W\d][ \t]*\n\Z", before):
         return False  # a number opening a line under a line of words: a total, an address range
     if not span.startswith("+") and all(len(g) <= 2 for g in groups) and not (

@@ -224,6 +224,24 @@ def test_entities_in_the_formats_people_write_them(stage, entity, sentence):
     assert stage.scrub(sentence)[1].get(entity) == 1, sentence
 
 
+@pytest.mark.parametrize("sentence, cards", [
+    # a card word right before names the number, whether or not its check digit holds
+    ("My credit card 4916 3389 7612 3456 was stolen.", 1), ("Visa ending in 4485-2847-1234-5675, please.", 1),
+    ("card no.: 1234567890123456", 1),
+    # nothing says so, and the check digit fails: a reference, an order number
+    ("He gave me 4485 2847 1234 5675 to book the hotel.", 0), ("Order 4916338976123456 shipped.", 0)])
+def test_a_number_a_card_word_names_is_a_card(stage, sentence, cards):
+    assert stage.scrub(sentence)[1].get("CREDIT_CARD", 0) == cards, sentence
+
+
+def test_a_list_of_north_american_numbers_is_phones(stage):
+    """One after another, with nothing but "Numbers:" before them: written as phones are, they are
+    phones (a run of bare numbers in a table row is not)."""
+    assert stage.scrub("Numbers: 646-555-0123; 646-555-0124.")[1] == {"PHONE_NUMBER": 2}
+    assert stage.scrub("Ronald: 892.345.3428 436 Finley Avenue")[1] == {"PHONE_NUMBER": 1}
+    assert "PHONE_NUMBER" not in stage.scrub("Totals 6465550123 6465550124 6465550125")[1]
+
+
 def test_an_iban_with_a_wrong_check_or_length_is_not_one(stage):
     assert "IBAN_CODE" not in stage.scrub("Reference DE89370400440532013001 and GB82 WEST 1234 5698 7654")[1]
 
