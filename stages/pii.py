@@ -275,7 +275,7 @@ _NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
 _NANP_WRITTEN = re.compile(r"(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}")
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
 # words that name a phone number (also in the languages of the phone regions)
-_PHONE_TERMS = ("phone|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|dial|hotline|"
+_PHONE_TERMS = ("phone|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|texted|texting|dial|hotline|emergency|"
                 "tél|telefon|teléfono|telefono|numéro")
 # short words between a phone word and its number ("call me at", "reach the office on", "phone: ")
 _FILLER = (r"(?:[\s:.\-–]*\b(?:me|us|him|her|them|at|on|via|is|was|are|my|our|your|his|their|the|a|this|that|"
@@ -419,6 +419,10 @@ _IP_WORDS = re.compile(r"(?i)\b(?:ip|ips|ipv4|address|addresses|host|server|clie
 _NOT_A_SECTION = re.compile(r"127\.\d|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.|.*\b(?:[1-9]\d\d|6[4-9]|[7-9]\d)\b")
 
 
+def _isbn10(digits: str) -> bool:
+    return len(digits) == 10 and sum((10 - i) * int(d) for i, d in enumerate(digits)) % 11 == 0
+
+
 def _plausible(text: str, start: int, end: int, entity: str) -> bool:
     """Whether a PHONE_NUMBER, IP_ADDRESS or CREDIT_CARD span can be one, rather than a number of
     clean prose."""
@@ -476,10 +480,13 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         return False  # an ISBN; a date written 20060301 (package versions, log stamps)
     if len(groups) == 1 and not span.startswith("+") and not said:
         # a bare run of digits with nothing saying it is a phone number: only a North American
-        # number standing alone (not among other numbers, brackets or operators, as in code and tables)
+        # number, or a national one with its trunk 0 (0768819736, as much of Europe, Africa and
+        # Asia writes them; not an ISBN-10), standing alone (not among other numbers, brackets or
+        # operators, as in code and tables)
         near = text[max(0, start - 15):start] + text[end:end + 15]
-        return bool(re.fullmatch(r"1?[2-9]\d\d[2-9]\d{6}", digits)) and not re.search(r"[\d\[\]=<>*/%]", near) \
-            and not re.search(r"[-(+,]\s*$", text[max(0, start - 3):start])
+        national = bool(re.fullmatch(r"0[1-9]\d{8,9}", digits)) and not _isbn10(digits)
+        return (bool(re.fullmatch(r"1?[2-9]\d\d[2-9]\d{6}", digits)) or national) \
+            and not re.search(r"[\d\[\]=<>*/%]", near) and not re.search(r"[-(+,]\s*$", text[max(0, start - 3):start])
     return True
 
 

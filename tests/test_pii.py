@@ -242,6 +242,16 @@ def test_a_list_of_north_american_numbers_is_phones(stage):
     assert "PHONE_NUMBER" not in stage.scrub("Totals 6465550123 6465550124 6465550125")[1]
 
 
+@pytest.mark.parametrize("sentence, phones", [
+    # a national number with its trunk 0, standing alone, is one; "texted", "emergency" say so
+    ("Ruf an: nein, schreib mir. 0768819736", 1), ("0205604806 is the only one I have.", 1),
+    ("I texted 581 75 60 but got no answer", 1), ("emergency: 036993563", 1),
+    # not an ISBN-10 (0306406152 passes its check), nor a run among other numbers
+    ("See 0306406152 for the proof.", 0), ("ids 0768819736 0768819737 0768819738", 0)])
+def test_national_numbers_standing_alone_and_texted_ones(stage, sentence, phones):
+    assert stage.scrub(sentence)[1].get("PHONE_NUMBER", 0) == phones, sentence
+
+
 def test_an_iban_with_a_wrong_check_or_length_is_not_one(stage):
     assert "IBAN_CODE" not in stage.scrub("Reference DE89370400440532013001 and GB82 WEST 1234 5698 7654")[1]
 
