@@ -392,14 +392,22 @@ _SSN_NEAR_KEYWORD = re.compile(r"(?i)\b(?:ssn|ss#|social[ -]security)[\W_]*(?:(?
                                r"(\d{3}([- .]?)\d{2}\2\d{4})\b")
 
 
+# written as SSNs are: 3-2-4 digits with dashes (a phone number is never grouped so)
+_SSN_SHAPE = re.compile(r"(?<![\w.,+/-])\d{3}-\d{2}-\d{4}(?![\w.,/-]|-\d)")
+
+
+def _ssn_structure(digits: str) -> bool:
+    """Area, group and serial an SSN can have (not 000, 666 or 9xx; not 00; not 0000)."""
+    area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
+    return not (area in (0, 666) or area >= 900 or group == 0 or serial == 0)
+
+
 def _ssns_near_keyword(text: str) -> list[tuple[int, int, float]]:
-    out = []
-    for m in _SSN_NEAR_KEYWORD.finditer(text):
-        digits = re.sub(r"\D", "", m.group(1))
-        area, group, serial = int(digits[:3]), int(digits[3:5]), int(digits[5:])
-        if area in (0, 666) or area >= 900 or group == 0 or serial == 0:
-            continue
-        out.append((m.start(1), m.end(1), 0.9))
+    """SSNs after an SSN word, and any number written as SSNs are: presidio drops the samples
+    everyone uses (123-45-6789, 078-05-1120) as invalid, and a phone reading then took them."""
+    out = [(m.start(1), m.end(1), 0.9) for m in _SSN_NEAR_KEYWORD.finditer(text)
+           if _ssn_structure(re.sub(r"\D", "", m.group(1)))]
+    out += [(m.start(), m.end(), 0.7) for m in _SSN_SHAPE.finditer(text) if _ssn_structure(m.group().replace("-", ""))]
     return out
 
 
@@ -433,6 +441,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         return False  # inside a longer number: a decimal, thousands, a Long Count date, a price; a list
     if entity == "CREDIT_CARD":  # printed as cards are: plain, in fours, or Amex's 4-6-5 (not a row of a table)
         return bool(_CARD.fullmatch(span))
+    if entity == "IP_ADDRESS" and re.search(r"://(?:[^\s/@]*@)?\Z", before):
+        return True  # the host of a URL (http://192.168.0.1/admin)
     if re.search(r"[^\W\d]\Z|[^\W\d_]\w*[-_./]\Z", before) or re.match(r"[^\W\d]|[-_/][^\W\d_]", after):
         return False  # glued to a word: a file, version or product name (42102-h, ks_c-5601, RTL8111/8168)
         # (\Z: a word at the end of the line before is not glued to it)
@@ -448,8 +458,8 @@ def _plausible(text: str, start: int, end: int, entity: str) -> bool:
         # or written as a network (10.0.0.0/8)
         return (sum(len(part) == 1 for part in span.split(".")) < 2 or bool(_NOT_A_SECTION.match(span))
                 or bool(_IP_WORDS.search(before)) or "/" in span)
-    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", span):
-        return False  # an IPv4 address, not a phone number
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}|\d{3}-\d{2}-\d{4}", span):
+        return False  # an IPv4 address or an SSN's shape, not a phone number
     digits = re.sub(r"\D", "", span)
     groups = re.findall(r"\d+", span)
     said_here = _said(text, start, end)  # "call me at", "is my cell"

@@ -252,6 +252,15 @@ def test_national_numbers_standing_alone_and_texted_ones(stage, sentence, phones
     assert stage.scrub(sentence)[1].get("PHONE_NUMBER", 0) == phones, sentence
 
 
+@pytest.mark.parametrize("sentence, entity", [
+    # the SSN samples everyone writes, which presidio drops as invalid, are SSNs, not phones
+    ("Enter it as 123-45-6789 on the form.", "US_SSN"), ("078-05-1120", "US_SSN"),
+    # the host of a URL, though a path is glued to it
+    ("open http://192.168.0.1/admin to configure it", "IP_ADDRESS"), ("ftp://user@10.20.30.40/pub", "IP_ADDRESS")])
+def test_ssn_samples_and_url_hosts(stage, sentence, entity):
+    assert stage.scrub(sentence)[1] == {entity: 1}, sentence
+
+
 def test_an_iban_with_a_wrong_check_or_length_is_not_one(stage):
     assert "IBAN_CODE" not in stage.scrub("Reference DE89370400440532013001 and GB82 WEST 1234 5698 7654")[1]
 
