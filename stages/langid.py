@@ -32,6 +32,8 @@ confidence cannot tell those apart from Haitian or Quechua, which it does not kn
 UDHR declarations the rule traded four of those for one Maori, on short texts it gains more than it
 loses (README "Language identification"). A process remembers Lingua's answers (its threads share
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
+With a filter of one language, a text lid.176 reads as that language below its threshold is rejected
+whatever Lingua says: Lingua is not asked there (`second_opinion_on_rejected` asks it anyway).
 
 Mixed documents (an English menu above a Spanish article): the script is sampled across the
 text, not from its head; and where Lingua, which reads only the head, would overrule lid.176 on a
@@ -225,6 +227,10 @@ class LangidConfig:
     # Lingua may name a language lid.176 lacks (Maori, Ganda, ...) in a text of up to 600
     # characters; 0 turns that off. It also mistakes some Quechua, Haitian and Malagasy for them.
     lacking_below: float = 0.3
+    # With a filter of one language, a text lid.176 reads as that language below its min_score is
+    # rejected whatever Lingua says, so Lingua is not asked and it keeps lid.176's label (reason
+    # `language_score`); true asks Lingua there too, so rejected texts carry its reading.
+    second_opinion_on_rejected: bool = False
     # "numpy": stages/lid176.py, whole batches at once; "fasttext": the fastText library, text by
     # text (the reference: same labels, probabilities within ~1e-5).
     engine: Literal["numpy", "fasttext"] = "numpy"
@@ -318,8 +324,14 @@ class Langid(Stage):
         short = pc.utf8_length(texts).to_numpy(zero_copy_only=False) <= LINGUA_CHARS
         # inside Lingua's languages: where lid.176 is unsure or names a confusable neighbour;
         # outside them Lingua cannot name the right answer unless it is a language lid.176 lacks
-        unsure = np.flatnonzero((inside & ((score < cfg.second_opinion_below) | np.isin(lang, CONFUSABLE)))
-                                | (~inside & (score < cfg.lacking_below) & short))
+        unsure = (inside & ((score < cfg.second_opinion_below) | np.isin(lang, CONFUSABLE))) \
+            | (~inside & (score < cfg.lacking_below) & short)
+        if len(cfg.languages) == 1 and not cfg.second_opinion_on_rejected:
+            # a one-language filter rejects a text lid.176 reads as that language below its
+            # threshold whatever Lingua says (Lingua can only keep that score or name another)
+            only = cfg.languages[0]
+            unsure &= ~((lang == only) & (score < cfg.min_score_by_language.get(only, cfg.min_score)))
+        unsure = np.flatnonzero(unsure)
         if not len(unsure):
             return
         asked = texts.take(pa.array(unsure))

@@ -338,3 +338,29 @@ def test_a_short_sentence_gets_the_language_both_models_find_likely():
     assert list(now) == gold
     assert sum(b != g for b, g in zip(before, gold)) >= 8, list(before)
     assert sum(l != g for l, g in zip(lid, gold)) >= 2, list(lid)
+
+
+def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision(monkeypatch):
+    """With `languages: [en]`, a text lid.176 reads as English below min_score is rejected whatever
+    Lingua says: Lingua is not asked about it and it keeps lid.176's label (`language_score`).
+    Every keep/reject decision on the bundled sample is the one Lingua asked everywhere makes."""
+    from pipeline.readers import ReadOptions, expand_inputs, read_file
+
+    texts = [x for ref in expand_inputs([(str(SAMPLE), None)]) for t in read_file(ref, ReadOptions())
+             for x in t.column("text").to_pylist() if x]
+    batch = pa.table({"text": pa.array(texts, pa.large_string())})
+    shortcut, everywhere = (Langid(LangidConfig(languages=["en"], second_opinion_on_rejected=flag)) for flag in (False, True))
+    asked = {}
+    for stage, name in ((shortcut, "shortcut"), (everywhere, "everywhere")):
+        stage.setup()
+        stage._lingua_memory = langid.LinguaMemory()  # each its own: the count is of its own questions
+        ask = stage._ask_lingua
+        monkeypatch.setattr(stage, "_ask_lingua", lambda heads, ask=ask, name=name: asked.setdefault(name, []).extend(heads) or ask(heads))
+    a, b = shortcut.process(batch), everywhere.process(batch)
+    kept_a = [r is None for r in a.reject.to_pylist()]
+    assert kept_a == [r is None for r in b.reject.to_pylist()] and 0 < sum(kept_a) < len(texts)
+    changed = [i for i, (x, y) in enumerate(zip(a.table.column("language").to_pylist(), b.table.column("language").to_pylist())) if x != y]
+    assert changed and len(asked["shortcut"]) < len(asked["everywhere"])
+    for i in changed:  # lid.176's English below 0.65 where Lingua named another language
+        assert a.table.column("language")[i].as_py() == "en" and a.table.column("language_score")[i].as_py() < 0.65
+        assert (a.reject[i].as_py(), b.reject[i].as_py()) == ("language_score", "language")
