@@ -341,9 +341,10 @@ def test_a_short_sentence_gets_the_language_both_models_find_likely():
 
 
 def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision(monkeypatch):
-    """With `languages: [en]`, a text lid.176 reads as English below min_score is rejected whatever
-    Lingua says: Lingua is not asked about it and it keeps lid.176's label (`language_score`).
-    Every keep/reject decision on the bundled sample is the one Lingua asked everywhere makes."""
+    """With `languages: [en]`, a text lid.176 reads as English below min_score, or as another language
+    Lingua cannot make English (against that language alone it gives English under a tenth of
+    0.65), is rejected whatever Lingua says: Lingua is not asked about it and it keeps lid.176's
+    label. Every keep/reject decision on the bundled sample is the one Lingua asked everywhere makes."""
     from pipeline.readers import ReadOptions, expand_inputs, read_file
 
     texts = [x for ref in expand_inputs([(str(SAMPLE), None)]) for t in read_file(ref, ReadOptions())
@@ -361,6 +362,15 @@ def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision
     assert kept_a == [r is None for r in b.reject.to_pylist()] and 0 < sum(kept_a) < len(texts)
     changed = [i for i, (x, y) in enumerate(zip(a.table.column("language").to_pylist(), b.table.column("language").to_pylist())) if x != y]
     assert changed and len(asked["shortcut"]) < len(asked["everywhere"])
-    for i in changed:  # lid.176's English below 0.65 where Lingua named another language
-        assert a.table.column("language")[i].as_py() == "en" and a.table.column("language_score")[i].as_py() < 0.65
-        assert (a.reject[i].as_py(), b.reject[i].as_py()) == ("language_score", "language")
+    lid_only = Langid(LangidConfig(languages=["en"], second_opinion="none"))
+    lid_only.setup()
+    lid_lang, lid_score = lid_only.predict(batch.column("text"))
+    reasons = {}
+    for i in changed:  # rejected either way, with lid.176's label where Lingua was not asked
+        assert a.table.column("language")[i].as_py() == lid_lang[i]
+        if lid_lang[i] == "en":  # English below 0.65 where Lingua named another language
+            assert lid_score[i] < 0.65 and (a.reject[i].as_py(), b.reject[i].as_py()) == ("language_score", "language")
+        else:  # another language lid.176 named, and another one Lingua would have
+            assert a.reject[i].as_py() == b.reject[i].as_py() == "language"
+        reasons[lid_lang[i] == "en"] = True
+    assert reasons == {True: True, False: True}  # both shortcuts are taken on the sample
