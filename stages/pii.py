@@ -114,7 +114,7 @@ def build_analyzer(cfg: PiiConfig):
         supported_entity="EMAIL_ADDRESS", name="EmailAnyHostRecognizer", context=["email", "mail", "contact"],
         patterns=[Pattern("email any host", r"\b[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+\b", 0.5)]))
     registry.add_recognizer(_recognizer("EmailSpelledOutRecognizer", "EMAIL_ADDRESS", _spelled_emails))
-    registry.add_recognizer(_recognizer("SsnNearKeywordRecognizer", "US_SSN", _ssns_near_keyword))
+    registry.add_recognizer(_recognizer("SsnWordOrShapeRecognizer", "US_SSN", _ssns))
     registry.add_recognizer(_recognizer("CardNetworkRecognizer", "CREDIT_CARD", _card_numbers))
     registry.add_recognizer(_recognizer("IbanCheckRecognizer", "IBAN_CODE", _ibans))
     registry.add_recognizer(_recognizer("PhoneShapeRecognizer", "PHONE_NUMBER", _phone_shapes))
@@ -269,10 +269,10 @@ def _card_numbers(text: str) -> list[tuple[int, int, float]]:
 # and 8 to 15 digits; and any grouped 7-15 digits a word right before or after says is a phone number.
 _NANP = re.compile(r"(?<![\w+])(?:\+?1[-. ]?)?\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}"
                    r"(?:\s?(?:x|ext\.?|extension)\s?\d{1,6})?(?!\d)")
-# a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
-# code in brackets or not (+(371) 95896935)
 # a North American number written as one: (646) 555-0123, 646-555-0123, 646.555.0123
 _NANP_WRITTEN = re.compile(r"(?:\(\d{3}\) ?|\d{3}[-.])\d{3}[-.]\d{4}")
+# a leading + or the international prefix 00 (001-312-637-8991, 00421 2 12904047), the country
+# code in brackets or not (+(371) 95896935)
 _INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+\(?|00)[1-9](?:[ -]?\(?\d\)?){7,14}(?:\s?(?:x|ext\.?)\s?\d{1,6})?(?!\d)")
 # words that name a phone number (also in the languages of the phone regions)
 _PHONE_TERMS = ("phone|telephone|tel|call|calling|cell|mobile|fax|whatsapp|sms|texted|texting|dial|hotline|emergency|"
@@ -402,7 +402,7 @@ def _ssn_structure(digits: str) -> bool:
     return not (area in (0, 666) or area >= 900 or group == 0 or serial == 0)
 
 
-def _ssns_near_keyword(text: str) -> list[tuple[int, int, float]]:
+def _ssns(text: str) -> list[tuple[int, int, float]]:
     """SSNs after an SSN word, and any number written as SSNs are: presidio drops the samples
     everyone uses (123-45-6789, 078-05-1120) as invalid, and a phone reading then took them."""
     out = [(m.start(1), m.end(1), 0.9) for m in _SSN_NEAR_KEYWORD.finditer(text)
