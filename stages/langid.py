@@ -150,6 +150,11 @@ def neighbours(a: str | None, b: str | None) -> bool:
     return a == b or any(a in group and b in group for group in NEIGHBOURS)
 
 
+def lingua_heads(texts: pa.Array) -> pa.Array:
+    """What Lingua reads of each text: its first LINGUA_CHARS characters, line breaks as spaces."""
+    return pc.replace_substring(pc.utf8_slice_codeunits(texts, 0, LINGUA_CHARS), "\n", " ")
+
+
 def scripts_of(lang: str) -> set[str]:
     return _WRITTEN_IN.get(lang, {"Latin"})
 
@@ -336,7 +341,7 @@ class Langid(Stage):
         if not len(unsure):
             return
         asked = texts.take(pa.array(unsure))
-        heads = pc.replace_substring(pc.utf8_slice_codeunits(asked, 0, LINGUA_CHARS), "\n", " ")
+        heads = lingua_heads(asked)
         replace = []
         for j, (i, beliefs) in enumerate(zip(unsure, self._lingua_answers(heads.to_pylist()))):
             if not beliefs:
@@ -375,8 +380,7 @@ class Langid(Stage):
         pairs = np.flatnonzero(~own & inside[unsure])
         if not len(pairs):
             return out
-        heads = pc.replace_substring(pc.utf8_slice_codeunits(texts.take(pa.array(unsure[pairs])), 0, LINGUA_CHARS),
-                                     "\n", " ").to_pylist()
+        heads = lingua_heads(texts.take(pa.array(unsure[pairs]))).to_pylist()
         by_pair: dict[str, list[int]] = {}
         for k, code in enumerate(lang[unsure[pairs]]):
             by_pair.setdefault(code, []).append(k)
