@@ -44,7 +44,8 @@ NER_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "
 NER_SCORE = 0.85  # what presidio gives a spaCy entity
 NER_CHARS = 10_000  # spaCy's memory grows with the text it is given at once
 # A document reaches presidio only if it holds one of these (RE2 in Arrow, `re` for windows).
-CANDIDATE = (r"@|[\[({] ?(?i:at) ?[\])}]|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
+CANDIDATE = (r"@|[\[({] ?(?i:at) ?[\])}]|\s(?:at|AT|At)\s[\w-]+\s(?:dot|DOT|Dot)\s"
+             r"|\d[\d \t().\-/]{5,}\d|\b[A-Z]{2}\d{2} ?[A-Z0-9]{4}"
              r"|[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}")
 _CANDIDATE = re.compile(CANDIDATE)
 CONTEXT_WORDS = {
@@ -198,10 +199,23 @@ _SPELLED_EMAIL = re.compile(r"(?i)\b[\w.+-]+\s?[\[({]\s?(?:at|@)\s?[\])}]\s?[\w-
                             r"(?:\s?(?:\.|[\[({]\s?dot\s?[\])}])\s?[\w-]+)+\b")
 
 
+# ... or in words alone: john dot smith at gmail dot com, quercia AT cal DOT enst DOT fr. Only before
+# a top-level domain, and not "at the/this ...": prose has "looked at it dot by dot", "the dot com
+# peak"; on the reference, the 136 Gutenberg books and the benchmark corpus every match is an address.
+_DOT = r"\s(?:dot|DOT|Dot)\s"
+_TLD = r"(?:com|org|net|edu|gov|mil|io|info|biz|co|uk|de|fr|nl|ru|ca|au|es|ch|at|se|pl|jp|cn|br|in|it|be|dk|no|fi|ie|nz|za|us|me)"
+_WORDED_EMAIL = re.compile(rf"(?<![\w.@-])[\w+-]+(?:(?:\.|{_DOT})[\w+-]+)*\s(?:at|AT|At)\s"
+                           rf"(?!(?i:the|a|an|this|that|its|his|her|our|their|my|your)\s)[\w-]+(?:{_DOT}[\w-]+)*"
+                           rf"{_DOT}{_TLD}\b(?!{_DOT}?\w)")
+
+
 def _spelled_emails(text: str) -> list[tuple[int, int, float]]:
-    if not _AT.search(text):  # most windows have none: the full pattern is slow to fail on every word
-        return []
-    return [(m.start(), m.end(), 0.5) for m in _SPELLED_EMAIL.finditer(text)]
+    found = []
+    if _AT.search(text):  # most windows have none: the full pattern is slow to fail on every word
+        found += [(m.start(), m.end(), 0.5) for m in _SPELLED_EMAIL.finditer(text)]
+    if re.search(_DOT, text):
+        found += [(m.start(), m.end(), 0.5) for m in _WORDED_EMAIL.finditer(text)]
+    return found
 
 
 def _recognizer(name: str, entity: str, find):

@@ -160,7 +160,10 @@ def test_whole_phone_numbers_where_a_word_says_so(stage, sentence, number):
     "The campaign will reach 1 000 000 viewers by May.", "Call of Duty: Modern Warfare 3 (2023) (2023 edition)",
     "The block was made by call #1233329 to debug malloc.", "the character 0x2260 = 0010 0010 0110 0000 in bits",
     "Archive: March 2022 2022 (804) February 2022", "data_portrange = 10000 - 10100",
-    "We met (at) noon and left (at) three.", "Totale\n26.000.000 di euro", "pathname\n00400000-00452000 r-xp"])
+    "We met (at) noon and left (at) three.", "Totale\n26.000.000 di euro", "pathname\n00400000-00452000 r-xp",
+    # "at" and "dot" in prose, not an address spelled out
+    "He looked at it dot by dot.", "She invested at the dot com peak.", "Aim at a dot on the wall.",
+    "Pets.com launched at the height of the dot com era."])
 def test_numbers_near_phone_words_that_are_not_phone_numbers(stage, sentence):
     counts = stage.scrub(sentence)[1]
     assert "PHONE_NUMBER" not in counts and "EMAIL_ADDRESS" not in counts, sentence
@@ -216,6 +219,8 @@ def test_ip_addresses_are_found(stage, sentence):
     # e-mail addresses written so that harvesters miss them
     ("EMAIL_ADDRESS", "Mail: kontakt(@)gartenverein-nord.de"), ("EMAIL_ADDRESS", "write to m.weber [at] posteo [dot] net"),
     ("EMAIL_ADDRESS", "Questions? ANNA.K[AT]EXAMPLE.ORG"),
+    ("EMAIL_ADDRESS", "Email me: john dot smith at gmail dot com"), ("EMAIL_ADDRESS", "reach support AT acme DOT co DOT uk"),
+    ("EMAIL_ADDRESS", "write to jane.doe at example dot org, thanks"),
     # IBANs of a country the length table lacks, or of another length than the country's, that pass the check
     ("IBAN_CODE", "Wire it to RU0304452522540817810538091310419 today"), ("IBAN_CODE", "my iban is GB24NWBK6016133192681"),
     ("IBAN_CODE", "Account TH455792469551 (a generator's Thai one: 14 characters)"),
