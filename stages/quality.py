@@ -34,8 +34,11 @@ WORD_RE = re.compile(r"\w+|[^\w\s]")
 LETTER_RE = re.compile(r"[^\W\d_]")  # what Gopher's alphabetic-words rule calls a letter
 STOP_WORDS = frozenset(["the", "be", "to", "of", "and", "that", "have", "with"])
 # FineWeb's line_punct rule: characters with Unicode's Terminal_Punctuation property (the
-# common ones). Not quote marks and not "…": a line ending in them does not count.
+# common ones). Not "…": a line ending in it does not count.
 TERMINAL = tuple(".!?。！？؟।॥‼⁇⁈⁉։۔၊။።፧፨។៕᙮᥄᥅")
+# What may close a sentence after its terminal mark (Unicode's sentence break rule: STerm Close*):
+# a line of dialogue ends `."` or `?”`, a parenthesis `.)`
+CLOSING = tuple("\"'”’»›)]}")
 SYMBOLS = frozenset("!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»")
 SYMBOL_ARRAY = pa.array(sorted(SYMBOLS), pa.large_string())
 STOP_ARRAY = pa.array(sorted(STOP_WORDS), pa.large_string())
@@ -74,6 +77,10 @@ class GopherRepetition:
 class FineWebRules:
     enabled: bool = True
     min_lines_with_terminal_punct: float = 0.12
+    # A line ending in a terminal mark and closing quotes or brackets (`."`, `?”`, `.)`) ends in
+    # terminal punctuation. datatrove 0.10.1 counts only the mark itself (its first FineWeb code
+    # counted straight quotes too), and rejected novels whose dialogue ends every paragraph so.
+    closing_after_terminal: bool = True
     max_short_lines: float = 0.67      # lines of <= 30 characters
     short_line_length: int = 30
     max_dup_line_chars: float = 0.01
@@ -227,9 +234,23 @@ def repeated_pieces(texts: pa.Array) -> tuple[tuple[list[int], ...], tuple[list[
     return paragraphs, lines
 
 
-def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
+def _char_start(data: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The first byte of the UTF-8 character the byte at `at` belongs to."""
+    for _ in range(3):
+        at = np.where((data[at] & 0xC0) == 0x80, at - 1, at)
+    return at
+
+
+def _code_point(data: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """The code point of the character at `first` that ends before `end`."""
+    width = end - first
+    return np.where(width == 1, data[first], code_points(data, first, np.maximum(width, 2)))
+
+
+def fineweb_lines(texts: pa.Array, short_length: int, closing: bool = False) -> tuple[list[int], ...]:
     """Per text, of its lines that are not blank (`[l for l in text.split("\\n") if l.strip()]`):
-    how many, how many end with a TERMINAL character, how many are at most `short_length`
+    how many, how many end with a TERMINAL character (with `closing`, also before up to three
+    CLOSING characters), how many are at most `short_length`
     characters long, the characters of those repeating an earlier one; and the
     text's characters and "\\n"s."""
     offsets, data = unicode.string_bytes(texts)
@@ -246,12 +267,17 @@ def fineweb_lines(texts: pa.Array, short_length: int) -> tuple[list[int], ...]:
     later_bytes = counts_before((data & 0xC0) == 0x80)  # UTF-8 continuation bytes
     length = ends - starts - (later_bytes[ends] - later_bytes[starts])
     # a line's last character: back from its end over continuation bytes (a line is not blank)
-    last = ends - 1
-    for _ in range(3):
-        last = np.where((data[last] & 0xC0) == 0x80, last - 1, last)
-    width = ends - last
-    terminal = np.isin(np.where(width == 1, data[last], code_points(data, last, np.maximum(width, 2))),
-                       [ord(t) for t in TERMINAL])
+    last = _char_start(data, ends - 1)
+    cp = _code_point(data, last, ends)
+    if closing:
+        for _ in range(3):  # back over closing quotes and brackets, never past the line's start
+            back = np.isin(cp, [ord(c) for c in CLOSING]) & (last > starts)
+            if not back.any():
+                break
+            end_before = np.where(back, last, ends)
+            last = np.where(back, _char_start(data, np.maximum(last - 1, starts)), last)
+            cp = np.where(back, _code_point(data, last, end_before), cp)
+    terminal = np.isin(cp, [ord(t) for t in TERMINAL])
     lines, _, dup_chars = _piece_duplicates(data, docs, starts, ends, doc)
     chars = np.diff(offsets) - np.diff(later_bytes[offsets])
     return (lines, np.bincount(doc[terminal], minlength=docs).tolist(),
@@ -320,7 +346,8 @@ class Rules:
             words = word_counts(read).tolist()
             later = [later[k] for k in passed.to_pylist()]
         if cfg.fineweb.enabled and later:
-            for i, n, *lines in zip(later, words, *fineweb_lines(read, cfg.fineweb.short_line_length)):
+            for i, n, *lines in zip(later, words, *fineweb_lines(read, cfg.fineweb.short_line_length,
+                                                                     cfg.fineweb.closing_after_terminal)):
                 reason, text, m = results[i]
                 results[i] = (self.fineweb(m, n, *lines), text, m)
         return results

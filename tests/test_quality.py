@@ -224,20 +224,49 @@ def test_fineweb_line_measures_of_a_batch_are_those_of_each_text(prose):
     """FineWeb's lines (`text.split("\\n")`, blank ones left out) measured for a whole batch: as
     many, as many ending in terminal punctuation, as many short ones and as many characters
     repeated as Python finds in each text."""
-    from stages.quality import TERMINAL, fineweb_lines
+    from stages.quality import CLOSING, TERMINAL, fineweb_lines
+
+    def terminal(line: str, closing: bool) -> bool:
+        k = len(line)  # with `closing`, up to three closing quotes or brackets after the mark
+        while closing and k > 1 and len(line) - k < 3 and line[k - 1] in CLOSING:
+            k -= 1
+        return line[:k].endswith(TERMINAL)
 
     rng = random.Random(3)
     alphabet = ["\n", "\n", "\n", " ", "\t", "\u00a0", "\u3000", "\r", "a", "b", "é", "中", "😀", "x y", ".", "。",
-                "!", "؟", "։", "᥅", "…", "\n\n", "abcdefghij" * 3, "\u2028"]
-    written = ["", "\n", "a.", "a.\n", " \n \n", "x" * 30 + "\n" + "y" * 31, "a.\na.\na.", "😀。\n😀", "。", "é" * 30]
+                "!", "؟", "։", "᥅", "…", "\n\n", "abcdefghij" * 3, "\u2028", '"', "”", "’", ")", "»", ".”", '?"']
+    written = ["", "\n", "a.", "a.\n", " \n \n", "x" * 30 + "\n" + "y" * 31, "a.\na.\na.", "😀。\n😀", "。", "é" * 30,
+               'He said "no."\nShe asked ‘why?’', "(see above.)", '.""""', '"', "”.”", "Voilà.»\n»"]
     texts = written + prose[:5] + ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40))) for _ in range(2000)]
-    got = fineweb_lines(pa.array(texts, pa.large_string()), 30)
-    for i, text in enumerate(texts):
-        lines = [line for line in text.split("\n") if line.strip()]
-        want = (len(lines), sum(line.endswith(TERMINAL) for line in lines), sum(len(line) <= 30 for line in lines),
-                _duplicates(lines)[1], len(text), text.count("\n"))
-        assert tuple(g[i] for g in got) == want, (i, text)
-    assert sum(got[1]) > 500 and 0 < sum(got[2]) < sum(got[0]) and sum(got[3]) > 0
+    for closing in (False, True):
+        got = fineweb_lines(pa.array(texts, pa.large_string()), 30, closing)
+        for i, text in enumerate(texts):
+            lines = [line for line in text.split("\n") if line.strip()]
+            want = (len(lines), sum(terminal(line, closing) for line in lines), sum(len(line) <= 30 for line in lines),
+                    _duplicates(lines)[1], len(text), text.count("\n"))
+            assert tuple(g[i] for g in got) == want, (closing, i, text)
+        assert sum(got[1]) > 500 and 0 < sum(got[2]) < sum(got[0]) and sum(got[3]) > 0
+
+
+def test_a_line_of_dialogue_ends_in_terminal_punctuation():
+    """A novel's dialogue ends its paragraphs `."` or `?”`: FineWeb's line rule, as datatrove 0.10.1
+    applies it (the mark itself last), rejected such a chapter; the closing quote no longer hides
+    the full stop."""
+    chapter = "\n\n".join([
+        '"Where have you been all this time? I have been sick with worry since noon."',
+        "“Out on the hills, looking for the sheep that strayed in the night,” he said slowly.",
+        "“All of them?”",
+        "“Every one of them, and the lambs as well. It took me until dark.”",
+        "“And the dog?”",
+        "“The dog found the last two in the gully below the old quarry, half buried in snow.”",
+        "“You should have told me before you went. I waited up for you until the candle died.”",
+        "“I know. I am sorry for it. There was no time, and the wind was rising from the north.”",
+        "“Your father would have waited for the morning.”",
+        "“My father would have lost the flock, and the farm with it, in a winter like this one.”",
+        "“Will you eat something now? There is bread, and the soup is still warm in the pot.”",
+        '"Later," he said. "Let me sit here a while first. My hands are too cold to hold a spoon."'])
+    assert check(chapter) is None
+    assert check(chapter, fineweb={"closing_after_terminal": False}) == "fineweb_line_punct"
 
 
 def test_repeated_paragraphs_and_lines_of_a_batch_are_those_of_each_text(prose):
