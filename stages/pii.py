@@ -203,6 +203,7 @@ _SPELLED_EMAIL = re.compile(r"(?i)\b[\w.+-]+\s?[\[({]\s?(?:at|@)\s?[\])}]\s?[\w-
 # a top-level domain, and not "at the/this ...": prose has "looked at it dot by dot", "the dot com
 # peak"; on the reference, the 136 Gutenberg books and the benchmark corpus every match is an address.
 _DOT = r"\s(?:dot|DOT|Dot)\s"
+_HAS_DOT = re.compile(_DOT)
 _TLD = r"(?:com|org|net|edu|gov|mil|io|info|biz|co|uk|de|fr|nl|ru|ca|au|es|ch|at|se|pl|jp|cn|br|in|it|be|dk|no|fi|ie|nz|za|us|me)"
 _WORDED_EMAIL = re.compile(rf"(?<![\w.@-])[\w+-]+(?:(?:\.|{_DOT})[\w+-]+)*\s(?:at|AT|At)\s"
                            rf"(?!(?i:the|a|an|this|that|its|his|her|our|their|my|your)\s)[\w-]+(?:{_DOT}[\w-]+)*"
@@ -213,7 +214,7 @@ def _spelled_emails(text: str) -> list[tuple[int, int, float]]:
     found = []
     if _AT.search(text):  # most windows have none: the full pattern is slow to fail on every word
         found += [(m.start(), m.end(), 0.5) for m in _SPELLED_EMAIL.finditer(text)]
-    if re.search(_DOT, text):
+    if _HAS_DOT.search(text):
         found += [(m.start(), m.end(), 0.5) for m in _WORDED_EMAIL.finditer(text)]
     return found
 

@@ -267,16 +267,16 @@ def fineweb_lines(texts: pa.Array, short_length: int, closing: bool = False) -> 
     later_bytes = counts_before((data & 0xC0) == 0x80)  # UTF-8 continuation bytes
     length = ends - starts - (later_bytes[ends] - later_bytes[starts])
     # a line's last character: back from its end over continuation bytes (a line is not blank)
-    last = _char_start(data, ends - 1)
-    cp = _code_point(data, last, ends)
-    if closing:
-        for _ in range(3):  # back over closing quotes and brackets, never past the line's start
-            back = np.isin(cp, [ord(c) for c in CLOSING]) & (last > starts)
-            if not back.any():
-                break
-            end_before = np.where(back, last, ends)
-            last = np.where(back, _char_start(data, np.maximum(last - 1, starts)), last)
-            cp = np.where(back, _code_point(data, last, end_before), cp)
+    end = ends
+    last = _char_start(data, end - 1)
+    cp = _code_point(data, last, end)
+    for _ in range(3 if closing else 0):  # back over closing quotes and brackets, never past the line's start
+        back = np.isin(cp, [ord(c) for c in CLOSING]) & (last > starts)
+        if not back.any():
+            break
+        end = np.where(back, last, end)
+        last = _char_start(data, np.maximum(end - 1, starts))
+        cp = _code_point(data, last, end)
     terminal = np.isin(cp, [ord(t) for t in TERMINAL])
     lines, _, dup_chars = _piece_duplicates(data, docs, starts, ends, doc)
     chars = np.diff(offsets) - np.diff(later_bytes[offsets])
