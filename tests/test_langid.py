@@ -350,7 +350,9 @@ def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision
     texts = [x for ref in expand_inputs([(str(SAMPLE), None)]) for t in read_file(ref, ReadOptions())
              for x in t.column("text").to_pylist() if x]
     batch = pa.table({"text": pa.array(texts, pa.large_string())})
-    shortcut, everywhere = (Langid(LangidConfig(languages=["en"], second_opinion_on_rejected=flag)) for flag in (False, True))
+    # spelling dictionaries off: on rejected texts they would change labels among close varieties too
+    shortcut, everywhere = (Langid(LangidConfig(languages=["en"], second_opinion_on_rejected=flag, dictionaries=False))
+                            for flag in (False, True))
     asked = {}
     for stage, name in ((shortcut, "shortcut"), (everywhere, "everywhere")):
         stage.setup()
@@ -362,7 +364,7 @@ def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision
     assert kept_a == [r is None for r in b.reject.to_pylist()] and 0 < sum(kept_a) < len(texts)
     changed = [i for i, (x, y) in enumerate(zip(a.table.column("language").to_pylist(), b.table.column("language").to_pylist())) if x != y]
     assert changed and len(asked["shortcut"]) < len(asked["everywhere"])
-    lid_only = Langid(LangidConfig(languages=["en"], second_opinion="none"))
+    lid_only = Langid(LangidConfig(languages=["en"], second_opinion="none", dictionaries=False))
     lid_only.setup()
     lid_lang, lid_score = lid_only.predict(batch.column("text"))
     reasons = {}
@@ -374,3 +376,66 @@ def test_a_one_language_filter_asks_lingua_only_where_it_can_change_the_decision
             assert a.reject[i].as_py() == b.reject[i].as_py() == "language"
         reasons[lid_lang[i] == "en"] = True
     assert reasons == {True: True, False: True}  # both shortcuts are taken on the sample
+
+
+# Sentences written for these tests: the same news told in each variety, and an everyday one.
+VARIETIES = [
+    ("hr", "Tijekom prošloga tjedna vlada je objavila da će općina dobiti tisuću novih radnih mjesta."),
+    ("hr", "Kruh se u toj pekari peče svako jutro, a kava je najbolja u cijelom gradu."),
+    ("sr", "Tokom prošle nedelje vlada je objavila da će opština dobiti hiljadu novih radnih mesta."),
+    ("sr", "Hleb se u toj pekari peče svako jutro, a kafa je najbolja u celom gradu."),
+    ("bs", "Tokom prošle sedmice vlada je objavila da će općina dobiti hiljadu novih radnih mjesta."),
+    ("ms", "Kerajaan telah memutuskan bahawa pelbagai bantuan akan diberikan kerana rakyat memerlukannya."),
+    ("ms", "Saya mahu membeli kereta baharu tetapi wang saya tidak mencukupi sehingga bulan Disember."),
+    ("id", "Pemerintah telah memutuskan bahwa berbagai bantuan akan diberikan karena rakyat membutuhkannya."),
+    ("id", "Saya mau membeli mobil baru tetapi uang saya tidak cukup sampai bulan Desember."),
+    ("no", "Jeg vet ikke hva som skjedde, men hun sa at hun ikke kunne komme hjem i kveld."),
+    ("nn", "Eg veit ikkje kva som hende, men ho sa at ho ikkje kunne kome heim i kveld."),
+    ("no", "Kommunen har bestemt at skolen skal bygges om i løpet av de neste to årene."),
+    ("nn", "Kommunen har bestemt at skulen skal byggjast om i løpet av dei neste to åra."),
+]
+
+
+def test_close_varieties_are_told_apart_by_their_spelling_dictionaries():
+    """Ekavian Serbian in Latin letters ("nedelje", "opština", "hleb") is Bosnian or Croatian to both
+    models; the Serbian dictionary accepts every word, the others do not. No other answer moves."""
+    texts = pa.array([t for _, t in VARIETIES])
+    gold = [g for g, _ in VARIETIES]
+    models_only, stage = Langid(LangidConfig(dictionaries=False)), Langid(LangidConfig())
+    models_only.setup(), stage.setup()
+    before, before_score = models_only.predict(texts)
+    after, after_score = stage.predict(texts)
+    assert list(after) == gold
+    assert [i for i, (g, b) in enumerate(zip(gold, before)) if g != b] == [2, 3]  # the two Serbian ones
+    assert np.array_equal(before_score, after_score)  # the vote names a variety; the score stays the models'
+
+
+def test_a_filter_without_any_of_the_varieties_never_opens_a_dictionary(monkeypatch):
+    """With `languages: [en]` a text read as Croatian or Malay is rejected whichever variety it is in:
+    no dictionary is looked up. With `languages: [sr]` (or [nn]) they are, and the filter keeps what
+    the stage without a filter labels Serbian (Nynorsk) at 0.65 or more: Lingua is asked about texts
+    the models read as a neighbour, since the dictionaries may bring them back."""
+    looked = []
+    real = langid.SPELLERS.counts
+    monkeypatch.setattr(langid.SPELLERS, "counts", lambda text, group: looked.append(group) or real(text, group))
+    texts = pa.table({"text": pa.array([t for _, t in VARIETIES])})
+    english = Langid(LangidConfig(languages=["en"]))
+    english.setup()
+    assert all(r == "language" for r in english.process(texts).reject.to_pylist()) and looked == []
+    everything = Langid(LangidConfig())
+    everything.setup()
+    lang, score = everything.predict(texts.column("text"))
+    for target, group in (("sr", ("bs", "hr", "sr")), ("nn", ("no", "nn"))):
+        looked.clear()
+        one = Langid(LangidConfig(languages=[target]))
+        one.setup()
+        kept = [r is None for r in one.process(texts).reject.to_pylist()]
+        assert kept == [l == target and s >= 0.65 for l, s in zip(lang, score)] and any(kept)
+        assert set(looked) == {group}
+
+
+def test_words_looked_up_leave_out_names_numbers_and_other_scripts():
+    from stages.langid_spelling import words_to_check
+
+    assert words_to_check("Vlada u Sarajevu je 2024. objavila da Hrvatska i Srbija, ali не ова.") == \
+        ["vlada", "u", "je", "objavila", "da", "i", "ali"]
