@@ -81,9 +81,41 @@ def main() -> None:
         f"Texts whose top label differs: {differ_top1}; whose top-5 list differs: {differ_top5}; "
         f"largest probability difference: {max_diff:.1e}.", "",
         "| config | kept | decisions or reasons that differ | `language` values that differ |", "|---|---:|---:|---:|",
-        *rows, ""])
+        *rows, "", *spelling_cost(batches, stages[("numpy", "default (all, 0.65)")])])
     (REPO / "bench/RESULTS-langid-engine.md").write_text(text)
     print(text)
+
+
+def spelling_cost(batches: list, stage: Langid) -> list[str]:
+    """Lines on what the spelling dictionaries cost the default config: the stage's `process` without
+    them, with them in a process that has loaded none (as a fresh worker), and again (words remembered);
+    then each dictionary's loading time alone."""
+    from stages import langid_spelling
+
+    plain = Langid(LangidConfig(dictionaries=False))
+    plain.setup()
+    langid_spelling.SPELLERS.__init__()  # a fresh process: nothing loaded, nothing remembered
+    seconds, labels = {}, {}
+    for name, st in (("without dictionaries", plain), ("with them, first pass (loads them)", stage),
+                     ("with them, second pass", stage)):
+        start = time.perf_counter()
+        labels[name] = [l for b in batches for l in st.process(pa.Table.from_batches([b])).table.column("language").to_pylist()]
+        seconds[name] = time.perf_counter() - start
+    before, after = labels["without dictionaries"], labels["with them, second pass"]
+    reached = sum(l in langid_spelling.GROUP_OF for l in before)
+    changed = sum(a != b for a, b in zip(before, after))
+    langid_spelling.SPELLERS.__init__()
+    load = {}
+    for code in langid_spelling.DICTIONARIES:
+        start = time.perf_counter()
+        langid_spelling.SPELLERS.dictionary(code)
+        load[code] = time.perf_counter() - start
+    return ["## Spelling dictionaries (default config, numpy engine)", "",
+            f"{reached:,} documents reach the dictionaries (read as one of {', '.join(langid_spelling.GROUP_OF)}); "
+            f"{changed} change language.", "", "| the stage's `process` | seconds |", "|---|---:|",
+            *[f"| {k} | {v:.2f} |" for k, v in seconds.items()], "",
+            "Loading each dictionary alone: " + ", ".join(f"{c} {v:.1f} s" for c, v in load.items())
+            + f" ({sum(load.values()):.1f} s in all).", ""]
 
 
 if __name__ == "__main__":

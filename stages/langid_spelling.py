@@ -25,7 +25,7 @@ DICTIONARIES = {"bs": "bs_BA", "hr": "hr_HR", "sr": "sr_RS_lat", "ms": "ms_MY", 
 VARIETIES = [("bs", "hr", "sr"), ("ms", "id"), ("no", "nn")]
 # lid.176's "sh" (Serbo-Croatian) is decided between the three too
 GROUP_OF = {code: group for group in VARIETIES for code in group} | {"sh": VARIETIES[0]}
-WORDS = 40  # words of a text looked up: a sentence or two is enough, and bounds the cost
+WORDS = 30  # words of a text looked up: a sentence or two is enough, and bounds the cost
 WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
