@@ -26,19 +26,21 @@ VARIETIES = [("bs", "hr", "sr"), ("ms", "id"), ("no", "nn")]
 # lid.176's "sh" (Serbo-Croatian) is decided between the three too
 GROUP_OF = {code: group for group in VARIETIES for code in group} | {"sh": VARIETIES[0]}
 WORDS = 30  # words of a text looked up: a sentence or two is enough, and bounds the cost
+LONGEST = 40  # letters: longer runs are not words (Hunspell would try every affix on them)
 WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 
 
 def words_to_check(text: str) -> list[str]:
-    """Up to WORDS words of the text in Latin letters, proper nouns (capitalised after the first
-    word) left out: names are spelt the same in every variety, or in none."""
+    """Up to WORDS words of the text in Latin letters (of up to LONGEST), proper nouns (capitalised
+    after the first word) left out: names are spelt the same in every variety, or in none."""
     found = []
-    for i, word in enumerate(_WORD.findall(text)):
+    for i, match in enumerate(_WORD.finditer(text)):  # stops early: a document may be megabytes
+        word = match.group()
         if i and word[0].isupper():
             continue
-        if _LATIN.fullmatch(word):
+        if len(word) <= LONGEST and _LATIN.fullmatch(word):
             found.append(word.lower() if i == 0 else word)
             if len(found) == WORDS:
                 break
