@@ -9,8 +9,9 @@ gives it, e.g. `en`, `de`, `zh`) and `language_score`.
 Script check (on by default): when the top label's language is never written in the text's
 dominant script, found in ten pieces of 50 bytes spread across the text (Cyrillic text labelled
 `hr`, Han text labelled `ja` without any kana), the best of the top five labels that is written in
-that script is taken instead. It changes nothing when the model already agrees with the script,
-so long documents are not made worse.
+that script is taken instead, unless a quarter of the sampled characters are in the label's own
+script (a Hindi message full of identifiers in Latin letters). It changes nothing when the model
+already agrees with the script, so long documents are not made worse.
 
 Second opinion (on by default): where lid.176 is unsure (top probability under
 `second_opinion_below`) or names a language it confuses with a neighbour (Bosnian, Croatian and
@@ -34,6 +35,10 @@ loses (README "Language identification"). A process remembers Lingua's answers (
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
 With a filter of one language, Lingua is not asked about a text the filter rejects whatever it says
 (`_rejected_whatever_lingua_says`; `second_opinion_on_rejected` asks it anyway).
+
+Close varieties (on by default, `dictionaries`): where the answer is Bosnian, Croatian, Serbian (or
+lid.176's Serbo-Croatian), Malay, Indonesian, Bokmål or Nynorsk, the variety whose spelling
+dictionary accepts the most of the text's words replaces it (stages/langid_spelling.py).
 
 Mixed documents (an English menu above a Spanish article): the script is sampled across the
 text, not from its head; and where Lingua, which reads only the head, would overrule lid.176 on a
