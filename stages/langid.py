@@ -84,10 +84,6 @@ LINGUA_CACHE_HEADS = 50_000  # answers a process remembers: at most ~60 MB of he
 SCRIPT_SAMPLE = 500  # bytes looked at to decide the script (a shorter text: all of it) ...
 SCRIPT_PARTS = 10  # ... in this many evenly spread pieces: a head in another script than the body
 # (a Cyrillic menu above a Latin article) does not decide for the whole text
-# lid.176's label stands where at least this share of the sampled characters (unweighted) is in its
-# language's script, though another script has more: a Hindi or Telugu message full of Latin
-# identifiers
-OWN_SCRIPT_SHARE = 0.25
 # A Han, kana or Hangul character carries about what a Latin word of ~5 letters does: weighting
 # them keeps man pages full of Latin option names in their own script.
 SCRIPT_WEIGHT = {"Han": 3.0, "Kana": 3.0, "Hangul": 3.0}
@@ -202,10 +198,10 @@ def script_sample(texts: pa.Array) -> pa.Array:
         into[::SCRIPT_PARTS])), pa.py_buffer(picked)])
 
 
-def script_counts(texts: pa.Array) -> np.ndarray:
-    """Characters sampled from each text (script_sample) per script of SCRIPTS (columns in that
-    order), Han, kana and Hangul weighted (SCRIPT_WEIGHT). One pass over code points: a
-    block-range lookup, then per-document counts."""
+def dominant_script(texts: pa.Array) -> np.ndarray:
+    """The script most of the characters sampled from each text are in (script_sample);
+    Japanese ("Kana") if kana are present. One pass over code points: a block-range lookup, then
+    per-document counts."""
     offsets, data = string_bytes(script_sample(texts))
     starts = np.flatnonzero((data & 0xC0) != 0x80)  # character starts (the pieces are whole characters)
     width = 1 + (data[starts] >= 0xC0) + (data[starts] >= 0xE0) + (data[starts] >= 0xF0)
@@ -217,13 +213,7 @@ def script_counts(texts: pa.Array) -> np.ndarray:
     n = len(_NAMES)
     counts = np.bincount(doc[inside] * n + _IDS[pos[inside]], minlength=len(lengths) * n)
     counts = counts.reshape(len(lengths), n).astype(float)
-    return counts * np.array([SCRIPT_WEIGHT.get(s, 1.0) for s in _NAMES])
-
-
-def dominant_script(texts: pa.Array, counts: np.ndarray | None = None) -> np.ndarray:
-    """The script most of the characters sampled from each text are in (`script_counts`, or the
-    `counts` given); Japanese ("Kana") if kana are present."""
-    counts = script_counts(texts) if counts is None else counts.copy()
+    counts *= np.array([SCRIPT_WEIGHT.get(s, 1.0) for s in _NAMES])
     kana = counts[:, _NAMES.index("Kana")]
     han = _NAMES.index("Han")
     counts[:, han] += kana  # kana texts count as Han+Kana, decided below
@@ -330,13 +320,9 @@ class Langid(Stage):
         lang = np.where(labels[:, 0] == None, "unknown", labels[:, 0]).astype(object)  # noqa: E711
         score = probs[:, 0].copy()
         if self.config.script_check:
-            counts = script_counts(texts)
-            script = dominant_script(texts, counts)
-            letters = counts / np.array([SCRIPT_WEIGHT.get(s, 1.0) for s in _NAMES])  # unweighted here
-            share = letters / np.maximum(letters.sum(axis=1, keepdims=True), 1)
+            script = dominant_script(texts)
             for i in np.flatnonzero(script != None):  # noqa: E711 - element-wise on an object array
-                if script[i] in scripts_of(lang[i]) or max(
-                        (share[i, _NAMES.index(s)] for s in scripts_of(lang[i])), default=0) >= OWN_SCRIPT_SHARE:
+                if script[i] in scripts_of(lang[i]):
                     continue
                 for label, p in zip(labels[i, 1:5], probs[i, 1:5]):
                     if label is not None and script[i] in scripts_of(label):

@@ -471,18 +471,3 @@ def test_the_lazy_dictionary_answers_as_spylls_reading_the_whole_file():
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: [fresh.lookup(w) for w in words], range(8)))
     assert found == [answers["hr"]] * 8
-
-
-def test_a_message_in_its_own_script_keeps_its_language_among_latin_identifiers(monkeypatch):
-    """A Hindi message whose letters are mostly a program's identifiers in Latin letters (written for
-    this test): lid.176 reads Hindi, and the script check, which sees mostly Latin letters, used to
-    swap it for a Latin-script label. A quarter of the sampled letters in Devanagari is enough to
-    keep it; Cyrillic text lid.176 calls Croatian is still corrected (other tests)."""
-    texts = pa.array(["GtkFileChooserDialog में फ़ाइल नहीं मिली: PANGO_WEIGHT_BOLD",
-                      "त्रुटि: GtkFileChooserDialog को GdkPixbufLoader से नहीं जोड़ सका",
-                      "Не удалось открыть GtkFileChooserDialog и GdkPixbufLoader для XKB_KEYMAP_COMPILE"])
-    stage = Langid(LangidConfig())
-    stage.setup()
-    assert list(stage.predict(texts)[0]) == ["hi", "hi", "ru"]
-    monkeypatch.setattr(langid, "OWN_SCRIPT_SHARE", 1.01)  # the script check as it was
-    assert stage.predict(texts)[0][0] not in ("hi", "mr", "ne")
