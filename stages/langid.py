@@ -9,9 +9,8 @@ gives it, e.g. `en`, `de`, `zh`) and `language_score`.
 Script check (on by default): when the top label's language is never written in the text's
 dominant script, found in ten pieces of 50 bytes spread across the text (Cyrillic text labelled
 `hr`, Han text labelled `ja` without any kana), the best of the top five labels that is written in
-that script is taken instead, unless a quarter of the sampled characters are in the label's own
-script (a Hindi message full of identifiers in Latin letters). It changes nothing when the model
-already agrees with the script, so long documents are not made worse.
+that script is taken instead. It changes nothing when the model already agrees with the script,
+so long documents are not made worse.
 
 Second opinion (on by default): where lid.176 is unsure (top probability under
 `second_opinion_below`) or names a language it confuses with a neighbour (Bosnian, Croatian and
