@@ -341,9 +341,10 @@ class Langid(Stage):
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
         cfg = self.config
+        wanted = set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
         for i in np.flatnonzero(np.isin(lang, list(GROUP_OF))):
             group = GROUP_OF[lang[i]]
-            if cfg.languages and not cfg.second_opinion_on_rejected and not set(group) & set(cfg.languages):
+            if wanted is not None and wanted.isdisjoint(group):
                 continue
             counts = SPELLERS.counts(texts[i].as_py(), group)
             most = max(counts.values())

