@@ -411,6 +411,39 @@ def test_close_varieties_are_told_apart_by_their_spelling_dictionaries():
     assert np.array_equal(before_score, after_score)  # the vote names a variety; the score stays the models'
 
 
+# Written for the test: every word of each is in all three (two) dictionaries, and the models misread
+# the first and the last; only the words one standard uses and the other does not ("voz"/"vlak",
+# "peratus"/"persen") tell them apart.
+MARKED = [
+    ("bs", "Mnogi građani su se žalili da voz kasni gotovo svakog dana, a cijene karata stalno rastu."),
+    ("hr", "Mnogi građani su se žalili da vlak kasni gotovo svakog dana, a cijene karata stalno rastu."),
+    ("ms", "Harga barang naik sebanyak lima peratus sejak bulan lalu."),
+]
+
+
+def test_words_one_standard_uses_decide_where_the_dictionaries_tie(monkeypatch):
+    from stages import langid_spelling
+
+    texts = pa.array([t for _, t in MARKED])
+    for text, gold in zip(texts.to_pylist(), [g for g, _ in MARKED]):
+        counts = langid_spelling.SPELLERS.counts(text, langid_spelling.GROUP_OF[gold])
+        assert counts[gold] == max(counts.values())
+    models_only, stage = Langid(LangidConfig(dictionaries=False)), Langid(LangidConfig())
+    models_only.setup(), stage.setup()
+    assert list(models_only.predict(texts)[0]) != [g for g, _ in MARKED]
+    assert list(stage.predict(texts)[0]) == [g for g, _ in MARKED]
+    monkeypatch.setattr(langid_spelling, "MARKER_WEIGHT", 0)  # the dictionaries alone: a tie each
+    assert list(stage.predict(texts)[0]) != [g for g, _ in MARKED]
+
+
+def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
+    from stages.langid_spelling import marker_words
+
+    assert marker_words("Roland je postao ko-autor knjige o Pred-zavisnosti.") == []
+    assert marker_words("Da li je Evropa spremna? Ko zna.") == ["da_li", "evropa", "ko"]
+    assert marker_words("Sama ada fail itu wujud.") == ["sama_ada", "fail", "wujud"]
+
+
 def test_a_filter_without_any_of_the_varieties_never_opens_a_dictionary(monkeypatch):
     """With `languages: [en]` a text read as Croatian or Malay is rejected whichever variety it is in:
     no dictionary is looked up. With `languages: [sr]` (or [nn]) they are, and the filter keeps what
