@@ -76,8 +76,8 @@ PAIR_MARGIN = 0.1
 # the product of the two models' beliefs: a belief under FLOOR counts as FLOOR (lid.176 names no
 # probability under 1e-5; Lingua's tail is noise), a language a model does not know as UNKNOWN
 FLOOR, UNKNOWN = 1e-4, 1e-3
-# varieties lid.176 names the group of but not the variety (Bosnian 8 % of news sentences): in the
-# product each counts lid.176's probability of the whole group, so Lingua chooses among them
+# varieties lid.176 names the group of but not the variety (Bosnian in 8 % of Bosnian news
+# sentences): where the product picks one of them, Lingua chooses which
 LID_READS_AS_ONE = [{"bs", "hr", "sr", "sh"}, {"no", "nn"}]
 _READ_AS_ONE = {code: group for group in LID_READS_AS_ONE for code in group}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
@@ -440,14 +440,16 @@ class Langid(Stage):
 
     def _likeliest(self, lid: dict[str, float], lingua: dict[str, float], current: str) -> str:
         """Of lid.176's `current` answer and Lingua's languages, the one with the largest product
-        of lid.176's probability (of the group, for LID_READS_AS_ONE) and Lingua's confidence
-        (FLOOR, UNKNOWN); `current` on a tie."""
+        of lid.176's probability and Lingua's confidence (FLOOR, UNKNOWN); `current` on a tie.
+        Where that is one of LID_READS_AS_ONE, the variety of its group Lingua is surest of."""
         def belief(code: str) -> float:
-            group = _READ_AS_ONE.get(code)
-            p = sum(lid.get(c, 0.0) for c in group) if group else lid.get(code, 0.0)
-            by_lid = max(p, FLOOR) if code in self.lid_codes else UNKNOWN
+            by_lid = max(lid.get(code, 0.0), FLOOR) if code in self.lid_codes else UNKNOWN
             return by_lid * (max(lingua.get(code, 0.0), FLOOR) if code in self.lingua_known else UNKNOWN)
-        return max([current, *lingua], key=belief)  # max keeps the first of equals
+        best = max([current, *lingua], key=belief)  # max keeps the first of equals
+        group = _READ_AS_ONE.get(best)
+        if group is None:
+            return best
+        return max([best, *(c for c in lingua if c in group)], key=lambda c: lingua.get(c, 0.0))
 
     def _mixed(self, asked: pa.Array, heads: pa.Array, disagreements: list[tuple[int, int, str]],
                lang: np.ndarray) -> set[int]:

@@ -437,15 +437,16 @@ def test_words_one_standard_uses_decide_where_the_dictionaries_tie(monkeypatch):
 
 
 def test_lingua_chooses_among_varieties_lid176_reads_as_one():
-    """lid.176 names Bosnian in 8 % of Bosnian news sentences: for bs/hr/sr and no/nn its
-    probability of the group multiplies Lingua's confidence, so Lingua picks the variety. Malay and
-    Indonesian, and languages outside the groups, keep lid.176's own probabilities."""
+    """lid.176 names Bosnian in 8 % of Bosnian news sentences: where the product of the two
+    models' beliefs picks one of bs/hr/sr (no/nn), Lingua picks the variety. Malay and Indonesian,
+    and a language outside the group against one inside, keep the product."""
     stage = Langid(LangidConfig())
     stage.setup()
     assert stage._likeliest({"hr": 0.7, "sr": 0.15, "bs": 0.1}, {"bs": 0.5, "hr": 0.4}, "hr") == "bs"
     assert stage._likeliest({"no": 0.8, "nn": 0.1}, {"nn": 0.6, "no": 0.4}, "no") == "nn"
     assert stage._likeliest({"id": 0.8, "ms": 0.1}, {"ms": 0.55, "id": 0.45}, "id") == "id"
     assert stage._likeliest({"hr": 0.7, "sl": 0.2}, {"sl": 0.6, "hr": 0.3}, "hr") == "hr"
+    assert stage._likeliest({"sl": 0.5, "hr": 0.3, "bs": 0.2}, {"bs": 0.45, "sl": 0.4}, "sl") == "sl"
 
 
 def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
