@@ -98,12 +98,15 @@ _MARKERS = {
         maklumat mahu baharu antarabangsa tempatan perniagaan pelaburan kewangan minit berbanding
         mengikut kemalangan mangsa cedera tentera mahkamah peguam siasatan parti undi kerusi pesakit
         teksi bas sila jabatan mac jun julai ogos disember isnin khamis jumaat ahad ringgit bilion
-        semasa wujud senarai tajuk imej fail ralat samada sama_ada butang tetingkap tetapan""",
+        semasa wujud senarai tajuk imej fail ralat samada sama_ada butang tetingkap tetapan rasmi
+        merasmikan pemberita menerusi sebarang setiausaha jurucakap pengerusi timbalan pesuruhjaya dadah
+        kenderaan kenyataan""",
     ('id',): """karena bahwa yaitu yakni uang pemerintah persen miliar universitas mobil gratis kantor
         perusahaan koran film musik kualitas aktivitas proyek kampanye dokter mau internasional bisnis
         investasi keuangan kemarin besok menit kecelakaan korban tentara pengadilan pengacara penyidikan
         partai pemilu kursi pasien taksi bus bisa silakan nggak enggak maret juni juli agustus desember
-        senin kamis jumat rupiah judul berkas tombol pengaturan ditampilkan tampilan""",
+        senin kamis jumat rupiah judul berkas tombol pengaturan ditampilkan tampilan resmi meresmikan
+        sekretaris mantan komisaris narkoba kendaraan pernyataan""",
 }
 MARKERS: dict[str, tuple[str, ...]] = {}
 for _varieties, _words in _MARKERS.items():
