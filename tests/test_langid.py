@@ -454,6 +454,13 @@ def test_lingua_full_models_choose_among_varieties_lid176_reads_as_one(monkeypat
     english.setup()
     english.process(pa.table({"text": texts}))
     assert langid._VARIETY_DETECTORS == {}
+    # Zulu and Xhosa, which lid.176 lacks, are such a pair too; a filter of one of them asks it
+    zulu = pa.table({"text": ["Bonke abantu bazalwa bekhululekile futhi belingana ngesithunzi nangamalungelo."]})
+    kept = Langid(LangidConfig(languages=["zu"]))
+    kept.setup()
+    decided = kept.process(zulu)
+    assert decided.table.column("language").to_pylist() == ["zu"] and decided.reject.to_pylist() == [None]
+    assert list(langid._VARIETY_DETECTORS) == [("zu", "xh")]
 
 
 def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
