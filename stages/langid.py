@@ -85,7 +85,7 @@ FLOOR, UNKNOWN = 1e-4, 1e-3
 # answer is one of a pair, Lingua's full models of the pair alone choose. Serbian is not among them:
 # Lingua learnt it in Cyrillic, and a Latin text both models name Serbian stays so (the spelling
 # vote, after, decides between the three)
-LID_READS_AS_ONE = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
+VARIETY_PAIRS = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
                     "no": ("no", "nn"), "nn": ("no", "nn"),
                     "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn")}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
@@ -458,7 +458,7 @@ class Langid(Stage):
         return max([current, *lingua], key=belief)  # max keeps the first of equals
 
     def _variety(self, texts: pa.Array, lang: np.ndarray) -> None:
-        """Where `lang` is one of LID_READS_AS_ONE, the variety Lingua's high-accuracy models of
+        """Where `lang` is one of VARIETY_PAIRS, the variety Lingua's high-accuracy models of
         that group's languages alone find likeliest on the head (in place). Both models' beliefs
         are a poor guide there: lid.176 cannot tell the varieties apart, and Lingua's low-accuracy
         trigrams over 75 languages trail its full models there. The full models of two languages
@@ -467,15 +467,15 @@ class Langid(Stage):
         (unless `second_opinion_on_rejected`)."""
         cfg = self.config
         wanted = set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
-        at = [i for i in np.flatnonzero(np.isin(lang, list(LID_READS_AS_ONE)))
+        at = [i for i in np.flatnonzero(np.isin(lang, list(VARIETY_PAIRS)))
               if wanted is None
-              or not wanted.isdisjoint(GROUP_OF.get(lang[i], LID_READS_AS_ONE[lang[i]]))]
+              or not wanted.isdisjoint(GROUP_OF.get(lang[i], VARIETY_PAIRS[lang[i]]))]
         if not at:
             return
         heads = lingua_heads(texts.take(pa.array(at))).to_pylist()
         by_group: dict[tuple[str, ...], list[int]] = {}
         for k, i in enumerate(at):
-            by_group.setdefault(LID_READS_AS_ONE[lang[i]], []).append(k)
+            by_group.setdefault(VARIETY_PAIRS[lang[i]], []).append(k)
         for group, ks in by_group.items():
             found = self._variety_detector(group).detect_languages_in_parallel_of([heads[k] for k in ks])
             for k, language in zip(ks, found):
