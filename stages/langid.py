@@ -462,7 +462,7 @@ class Langid(Stage):
         that group's languages alone find likeliest on the head (in place). Both models' beliefs
         are a poor guide there: lid.176 cannot tell the varieties apart, and Lingua's low-accuracy
         trigrams over 75 languages trail its full models there. The full models of two languages
-        cost 35-90 MB a process and ~0.2 ms a 600-character head; few texts get here.
+        cost 35-90 MB and ~0.5 s to load per process, ~0.2 ms a 600-character head; few texts get here.
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
         cfg = self.config
