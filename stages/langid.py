@@ -86,8 +86,8 @@ FLOOR, UNKNOWN = 1e-4, 1e-3
 # Lingua learnt it in Cyrillic, and a Latin text both models name Serbian stays so (the spelling
 # vote, after, decides between the three)
 VARIETY_PAIRS = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
-                    "no": ("no", "nn"), "nn": ("no", "nn"),
-                    "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn")}
+                 "no": ("no", "nn"), "nn": ("no", "nn"),
+                 "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn")}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
@@ -355,8 +355,7 @@ class Langid(Stage):
         The score stays the models' (their belief in the group's variety they named).
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
-        cfg = self.config
-        wanted = set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
+        wanted = self._filtered_to()
         for i in np.flatnonzero(np.isin(lang, list(GROUP_OF))):
             group = GROUP_OF[lang[i]]
             if wanted is not None and wanted.isdisjoint(group):
@@ -443,11 +442,16 @@ class Langid(Stage):
     def _pair_detector(self, a: str, b: str):
         """Lingua choosing between two languages only (lid.176 codes), built once per pair."""
         if (a, b) not in self._pairs:
-            from lingua import LanguageDetectorBuilder
-
-            self._pairs[(a, b)] = LanguageDetectorBuilder.from_languages(
-                self._lingua_language[a], self._lingua_language[b]).with_low_accuracy_mode().build()
+            self._pairs[(a, b)] = self._detector_of((a, b), full=False)
         return self._pairs[(a, b)]
+
+    def _detector_of(self, codes: tuple[str, ...], full: bool):
+        """Lingua's detector of these languages only (lid.176 codes): its full models, or the
+        low-accuracy trigrams."""
+        from lingua import LanguageDetectorBuilder
+
+        builder = LanguageDetectorBuilder.from_languages(*(self._lingua_language[c] for c in codes))
+        return (builder if full else builder.with_low_accuracy_mode()).build()
 
     def _likeliest(self, lid: dict[str, float], lingua: dict[str, float], current: str) -> str:
         """Of lid.176's `current` answer and Lingua's languages, the one with the largest product
@@ -457,6 +461,12 @@ class Langid(Stage):
             return by_lid * (max(lingua.get(code, 0.0), FLOOR) if code in self.lingua_known else UNKNOWN)
         return max([current, *lingua], key=belief)  # max keeps the first of equals
 
+    def _filtered_to(self) -> set[str] | None:
+        """The languages a filter keeps, where the variety steps may leave texts of other groups
+        alone (the filter rejects them whatever their variety); None: every text is decided."""
+        cfg = self.config
+        return set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
+
     def _variety(self, texts: pa.Array, lang: np.ndarray) -> None:
         """Where `lang` is one of VARIETY_PAIRS, the variety Lingua's high-accuracy models of
         that group's languages alone find likeliest on the head (in place). Both models' beliefs
@@ -465,8 +475,7 @@ class Langid(Stage):
         cost 35-90 MB and ~0.5 s to load per process, ~0.2 ms a 600-character head; few texts get here.
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
-        cfg = self.config
-        wanted = set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
+        wanted = self._filtered_to()
         at = [i for i in np.flatnonzero(np.isin(lang, list(VARIETY_PAIRS)))
               if wanted is None
               or not wanted.isdisjoint(GROUP_OF.get(lang[i], VARIETY_PAIRS[lang[i]]))]
@@ -487,10 +496,7 @@ class Langid(Stage):
         process (threads share it)."""
         with _VARIETY_LOCK:
             if group not in _VARIETY_DETECTORS:
-                from lingua import LanguageDetectorBuilder
-
-                _VARIETY_DETECTORS[group] = LanguageDetectorBuilder.from_languages(
-                    *(self._lingua_language[c] for c in group)).build()
+                _VARIETY_DETECTORS[group] = self._detector_of(group, full=True)
             return _VARIETY_DETECTORS[group]
 
     def _mixed(self, asked: pa.Array, heads: pa.Array, disagreements: list[tuple[int, int, str]],

