@@ -62,7 +62,15 @@ _MARKERS = {
         sportaši tisak otok otoka otoku otoci nositelj iznimno kolodvor kolodvora liječnik liječnika
         liječnici suradnja suradnje suradnji suradnju suradnik suradnici surađivati računalo računala
         računalu računalom tipkovnica tipkovnice zaslon zaslona zaslonu pisač pisača unutarnji unutarnja
-        unutarnje unutarnjih unutarnjeg""",
+        unutarnje unutarnjih unutarnjeg
+        milijun milijuna milijune milijunima milijunski milijunska milijunskih postotak postotka
+        postotaka postotni postotnih razina razine razini razinu razinom stupanj stupnja stupnju
+        sudionik sudionika sudionici sudionicima prometna prometne prometnoj prometni prometnih
+        inozemstvo inozemstva inozemstvu inozemni inozemne inozemnih dužnosnik dužnosnika dužnosnici
+        dužnosnicima glasnogovornik glasnogovornika glasnogovornica zapovjednik zapovjednika
+        zapovjedništvo županija županije županiji županiju županijski županijska županijske
+        županijskog županijskih tijeku djelatnik djelatnika djelatnici djelatnicima uporaba uporabe
+        uporabi uporabu""",
     ('bs', 'sr'): """ko niko iko šta hiljada hiljade hiljadu hiljadama sedmica sedmice sedmicu sedmično
         fudbal fudbala fudbalski fudbalska fudbaler fudbaleri muzika muzike muziku muzički muzička
         muzičar pozorište pozorišta pozorištu pozorišni porodica porodice porodici porodicu porodični
@@ -76,16 +84,28 @@ _MARKERS = {
         privrede privredni privredna fabrika fabrike ubistvo ubistva ubica advokat advokata tužilaštvo
         tužilaštva sportista sportisti štampa ostrvo ostrva ostrvu nosilac uopšte saradnja saradnje
         saradnji saradnju saradnik saradnici sarađivati računar računara računaru računari tastatura
-        tastature štampač štampača unutrašnji unutrašnja unutrašnje unutrašnjih unutrašnjeg da_li kafa""",
+        tastature štampač štampača unutrašnji unutrašnja unutrašnje unutrašnjih unutrašnjeg da_li kafa
+        milion miliona milione milionima milionski milionska milionskih procenat procenta procenata
+        procentu procentima nivo nivoa nivou nivoom stepen stepena stepenu učesnik učesnika učesnici
+        učesnicima saobraćaj saobraćaja saobraćaju saobraćajni saobraćajna saobraćajne saobraćajnoj
+        saobraćajnih inostranstvo inostranstva inostranstvu inostrani inostrane inostranih zvanični
+        zvanična zvanično zvaničnog zvaničnik zvaničnika zvaničnici zvaničnicima portparol
+        portparola komandant komandanta vazduh vazduha vazduhu vazdušni vazdušna vazdušne vazdušnog
+        preduzeće preduzeća preduzeću preduzetnik preduzetnici preduzetnika organizovati organizovao
+        organizovala organizovali organizovan organizovana organizovano organizovanje definisati
+        definisan definisana definisano definisane registrovan registrovana registrovani kontrolisati""",
     ('bs',): """historija historije historiji historiju historijski historijska historijskog hljeb
         hljeba saopćenje saopćenja saopćio saopćila kahva kahve august augusta bezbjednost ljekar
-        ljekara uposlenik uposlenici""",
+        ljekara uposlenik uposlenici
+        kanton kantona kantonu kantonalni kantonalna kantonalne kantonalnog kantonalnih obezbijediti
+        obezbijedio obezbijedila obezbijedili obezbjeđuje obezbjeđuju obezbijeđen obezbijeđena""",
     ('sr',): """istorija istorije istoriji istoriju istorijski istorijska istorijskog avgust avgusta
         takođe opština opštine opštini opšti opšta opšte saopštenje saopštio saopštila bezbednost lekar
         lekara spoljni spoljnih vreme deo reč reči mesto mesta lepo lepa dete deca decu reka reke mleko
         pesma pesme vesti cena cene cenu sever severno mesec meseca meseci nedelja nedelje predsednik
         predsednika predsednica posle pre gde uvek hteo videti razumeti beli bela belo ceo celog celu
-        korišćenje korišćenja korišćen uspeo uspela uspeli spoljne srećan srećna""",
+        korišćenje korišćenja korišćen uspeo uspela uspeli spoljne srećan srećna
+        obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena""",
     ('bs', 'hr'): """također opći opća opće općina općine općini uopće prije poslije gdje uvijek vrijeme
         mjesto mjesta rijeka rijeke dijete djeca djece lijepo lijep lijepa cijena cijene cijenu sjever
         mjesec mjeseca mjeseci pjesma pjesme vijesti vijest predsjednik predsjednika predsjednica tijelo
@@ -100,13 +120,16 @@ _MARKERS = {
         teksi bas sila jabatan mac jun julai ogos disember isnin khamis jumaat ahad ringgit bilion
         semasa wujud senarai tajuk imej fail ralat samada sama_ada butang tetingkap tetapan rasmi
         merasmikan pemberita menerusi sebarang setiausaha jurucakap pengerusi timbalan pesuruhjaya dadah
-        kenderaan kenyataan""",
+        kenderaan kenyataan
+        lapan trilion kakitangan mesyuarat parlimen bajet insurans kos pelancong pelancongan
+        jurulatih berjaya""",
     ('id',): """karena bahwa yaitu yakni uang pemerintah persen miliar universitas mobil gratis kantor
         perusahaan koran film musik kualitas aktivitas proyek kampanye dokter mau internasional bisnis
         investasi keuangan kemarin besok menit kecelakaan korban tentara pengadilan pengacara penyidikan
         partai pemilu kursi pasien taksi bus bisa silakan nggak enggak maret juni juli agustus desember
         senin kamis jumat rupiah judul berkas tombol pengaturan ditampilkan tampilan resmi meresmikan
-        sekretaris mantan komisaris narkoba kendaraan pernyataan""",
+        sekretaris mantan komisaris narkoba kendaraan pernyataan
+        delapan triliun parlemen asuransi wisatawan pariwisata pria toko""",
 }
 MARKERS: dict[str, tuple[str, ...]] = {}
 for _varieties, _words in _MARKERS.items():

@@ -418,6 +418,8 @@ MARKED = [
     ("bs", "Mnogi građani su se žalili da voz kasni gotovo svakog dana, a cijene karata stalno rastu."),
     ("hr", "Mnogi građani su se žalili da vlak kasni gotovo svakog dana, a cijene karata stalno rastu."),
     ("ms", "Harga barang naik sebanyak lima peratus sejak bulan lalu."),
+    # a news word: the Croatian dictionary takes one more of its words than the Bosnian one
+    ("bs", "Portparol policije kazao je da je vozač preminuo na licu mjesta."),
 ]
 
 
