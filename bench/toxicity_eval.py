@@ -12,15 +12,19 @@ Test sets (the combiner is fitted on the other halves, scripts/build_toxicity_mo
 - Written comments, test half: the odd lines of data/toxicity/comments (written for this project:
   insults, threats, harassment, and civil comments with the words that trip word lists). The
   even lines tune the combiner: same author, so a tuning figure too.
+- Social-media replies: data/toxicity/comments/social_*.txt (written for this project in that
+  register, nothing fitted on them; read while choosing the combiner's weighting).
 - Clean prose, where every rejection is a false positive: the bundled sample's books, WikiText
   and Debian handbook (9 languages, language from the langid stage), the 17 Gutenberg books kept
   out of the reference, the sample's Python documentation and English handbook pages. The
-  combiner's clean side was the reference; none of this.
+  combiner's clean side was the reference; none of this. The same English prose again in passages
+  of 40-100 words (a book passage's or a comment's length), where one rough line weighs more.
 Writes bench/TOXICITY.md. Needs `make toxicity-model`.
 """
 from __future__ import annotations
 
 import argparse
+import random
 import resource
 import sys
 import time
@@ -33,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.readers import ReadOptions, expand_inputs, read_file  # noqa: E402
-from scripts.build_toxicity_model import comments, load, raw_text, split, tuning  # noqa: E402
+from scripts.build_toxicity_model import COMMENTS, comments, load, passages, raw_text, split, tuning  # noqa: E402
 from stages.toxicity import Scorers, ToxicityConfig  # noqa: E402
 
 CLEAN = ["books", "wiki", "handbook"]
@@ -86,31 +90,41 @@ def main() -> int:
     labelled = {"Davidson tweets, test half": ([raw[r] for r, *_ in test], np.array([y for *_, y in test]))}
     _, comment_test = comments()
     labelled["written comments, test half"] = ([t for t, _ in comment_test], np.array([y for _, y in comment_test]))
+    social = [(line, toxic) for name, toxic in (("social_toxic.txt", True), ("social_clean.txt", False))
+              for line in (COMMENTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    labelled["social-media replies"] = ([t for t, _ in social], np.array([y for _, y in social]))
     results = {name: (scores(scorers, texts, [None] * len(texts)), gold) for name, (texts, gold) in labelled.items()}
-    clean = {}
+    clean, english = {}, []
     for name, texts in clean_prose().items():
         langs = list(langid.predict(pa.array(texts, pa.string()))[0])
         clean[name] = scores(scorers, texts, langs)
+        english += [t for t, lang in zip(texts, langs) if lang == "en"]
+    short = passages(english, random.Random(3))
+    pieces = scores(scorers, short, ["en"] * len(short))
     n_clean = sum(len(s["max"]) for s in clean.values())
     lines = ["# Toxicity scorers", "", "`python bench/toxicity_eval.py` (needs `make toxicity-model`). "
              + ", ".join(f"{name}: {len(g):,} ({int(g.sum()):,} toxic)" for name, (_, g) in results.items())
-             + f"; clean prose: {n_clean:,} documents (" + ", ".join(f"{k} {len(v['max'])}" for k, v in clean.items()) + ").",
+             + f"; clean prose: {n_clean:,} documents (" + ", ".join(f"{k} {len(v['max'])}" for k, v in clean.items())
+             + f"), and its English documents in {len(short):,} passages of 40-100 words.",
              "", "| scorer | threshold | " + " | ".join(f"{n}: P / R / F1" for n in results)
-             + " | clean prose rejected |", "|---|---|" + "---|" * (len(results) + 1)]
+             + " | clean documents rejected | clean passages rejected |", "|---|---|" + "---|" * (len(results) + 2)]
     for name in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "max", "toxicity_score"):
-        for th in sorted({0.5, ToxicityConfig().max_toxicity, 0.9}):
+        for th in sorted({0.5, 0.7, ToxicityConfig().max_toxicity, 0.9}):
             cells = []
             for s, gold in results.values():
                 p, r, f = prf(s[name] > th, gold)
                 cells.append(f"{p:.3f} / {r:.3f} / **{f:.3f}**")
             fp = sum(int((s[name] > th).sum()) for s in clean.values()) / max(n_clean, 1)
-            lines.append(f"| {LABELS[name]} | {th} | " + " | ".join(cells) + f" | {100 * fp:.2f} % |")
+            lines.append(f"| {LABELS[name]} | {th} | " + " | ".join(cells)
+                         + f" | {100 * fp:.2f} % | {100 * (pieces[name] > th).mean():.2f} % |")
             print(lines[-1])
     default = ToxicityConfig().max_toxicity
     lines += ["", f"Clean documents the stage rejects at its default `max_toxicity: {default}`, by set:", ""]
     for name, s in clean.items():
         hit = np.flatnonzero(s["toxicity_score"] > default)
         lines.append(f"- {name}: {len(hit)} of {len(s['max'])}")
+    lines.append(f"- passages of 40-100 words of the English ones: {int((pieces['toxicity_score'] > default).sum())} "
+                 f"of {len(short):,}")
     import pyarrow.parquet as pq
 
     corpus = sorted((REPO / "bench/corpus/parquet").glob("*.parquet"))

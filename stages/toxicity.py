@@ -115,8 +115,9 @@ def flagged_fraction(text: str, lang: str | None) -> float:
 @dataclass
 class ToxicityConfig:
     # Documents with toxicity_score above this are rejected: the lowest cut-off that rejects at most
-    # 0.25 % of the clean reference in tuning (`max_toxicity` in models/toxicity/combiner.json).
-    max_toxicity: float = 0.7
+    # 0.25 % of the clean reference, in pieces and in passages, in tuning (`max_toxicity` in
+    # models/toxicity/combiner.json).
+    max_toxicity: float = 0.8
     # How the signals combine on English documents: "logistic" (the fitted combiner, all four
     # signals on), "max" of the signals, or their "mean".
     combine: str = "logistic"

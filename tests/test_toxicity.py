@@ -11,6 +11,7 @@ import json
 import pickle
 
 import stages.toxicity as tox
+from bench.pii_eval import SHARED
 from bench.toxicity_eval import prf, sample_clean
 from pipeline.config import ConfigError
 from scripts.build_toxicity_model import comments, load, raw_text, split, tuning
@@ -60,8 +61,9 @@ def test_combined_score_on_the_test_halves_and_clean_prose(scorers):
 
 
 def test_insults_without_swear_words_are_rejected_and_civil_criticism_kept():
-    """Under the old max of the signals, fastText alone (0.99: Davidson taught it that "your" and
-    "weak" are tweet talk) rejected the civil criticism; the combiner weighs it against the rest."""
+    """fastText trained on tweets alone scored the civil criticism 0.99 (Davidson taught it that
+    "your" and "weak" are tweet talk) and, under the old max of the signals, rejected it; trained
+    with clean prose beside the tweets it reads it as clean."""
     stage = Toxicity(ToxicityConfig())
     stage.setup()
     toxic = ["You are a worthless idiot and everyone on this forum despises you.",
@@ -73,7 +75,23 @@ def test_insults_without_swear_words_are_rejected_and_civil_criticism_kept():
     batch = pa.table({"id": [str(i) for i in range(6)], "language": ["en"] * 6, "text": toxic + civil})
     d = stage.process(batch)
     assert d.reject.to_pylist() == ["toxicity"] * 3 + [None] * 3
-    assert d.table.column("tox_fasttext")[3].as_py() > 0.9
+    assert d.table.column("tox_fasttext")[3].as_py() < 0.5
+
+
+@pytest.mark.skipif(not (SHARED.parent / "reference-prose/gutenberg-en").is_dir(), reason="needs ../shared/data")
+def test_book_passages_none_of_the_models_saw_stay_under_the_budget(scorers):
+    """Passages of 40-100 words (a comment's length) of the 17 Gutenberg books kept out of the
+    reference: dialogue, oaths, archaic words and a character called Dick. Before fastText learnt
+    clean prose and the combiner was tuned on passages too, the stage rejected 1.4 % of them."""
+    import random
+
+    from bench.pii_eval import clean_sets
+    from scripts.build_toxicity_model import passages
+
+    books = clean_sets()["Gutenberg books kept out of the reference (17, whole)"]
+    short = passages(books, random.Random(3))[::3]
+    s = scorers.score(short, ["en"] * len(short))
+    assert len(short) > 2500 and (s["toxicity_score"] > ToxicityConfig().max_toxicity).mean() <= 0.005
 
 
 def test_a_long_chapter_with_one_rough_line_is_kept(scorers):
