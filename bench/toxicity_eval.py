@@ -41,7 +41,7 @@ from scripts.build_toxicity_model import COMMENTS, comments, load, passages, raw
 from stages.toxicity import Scorers, ToxicityConfig  # noqa: E402
 
 CLEAN = ["books", "wiki", "handbook"]
-LABELS = {"tox_words": "LDNOOBW word fraction / 0.05", "tox_fasttext": "fastText (Davidson train split)",
+LABELS = {"tox_words": "LDNOOBW word fraction / 0.05", "tox_fasttext": "fastText (Davidson train split, reference passages)",
           "tox_profanity": "alt-profanity-check", "tox_jigsaw": "Jigsaw BiLSTM",
           "max": "max of the four (the old rule; 0.9 was its default)", "toxicity_score": "**logistic combiner (the stage)**"}
 

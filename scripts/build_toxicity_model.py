@@ -13,7 +13,8 @@ fixed seed, so the model is the same on every run. Writes models/toxicity/davids
 fastText also learns clean prose: passages of 40-100 words from half the KenLM reference documents
 (data/reference: books, documentation, Wikipedia, speeches; the even ones), labelled clean. On tweets
 alone it had learnt that any text unlike a tweet's is anybody's guess: it scored a quarter of short
-book passages kept out of everything above 0.5, and the stage rejected 1.3 % of them.
+passages of prose kept out of everything above 0.5, and the stage rejected 1.4 % of the passages of
+the Gutenberg books kept out of the reference (bench/toxicity_eval.py).
 
 The combiner (models/toxicity/combiner.json) is fitted on a tuning split kept apart from every
 figure the README reports as a test: half of the held-out tweets (row % 10 == 0), the even lines of

@@ -9,12 +9,13 @@ import pytest
 
 import json
 import pickle
+import random
 
 import stages.toxicity as tox
-from bench.pii_eval import SHARED
+from bench.pii_eval import SHARED, clean_sets
 from bench.toxicity_eval import prf, sample_clean
 from pipeline.config import ConfigError
-from scripts.build_toxicity_model import comments, load, raw_text, split, tuning
+from scripts.build_toxicity_model import comments, load, passages, raw_text, split, tuning
 from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize
 from stages.toxicity_bilstm import JigsawBiLSTM, _TokenizerUnpickler
 
@@ -83,11 +84,6 @@ def test_book_passages_none_of_the_models_saw_stay_under_the_budget(scorers):
     """Passages of 40-100 words (a comment's length) of the 17 Gutenberg books kept out of the
     reference: dialogue, oaths, archaic words and a character called Dick. Before fastText learnt
     clean prose and the combiner was tuned on passages too, the stage rejected 1.4 % of them."""
-    import random
-
-    from bench.pii_eval import clean_sets
-    from scripts.build_toxicity_model import passages
-
     books = clean_sets()["Gutenberg books kept out of the reference (17, whole)"]
     short = passages(books, random.Random(3))[::3]
     s = scorers.score(short, ["en"] * len(short))
