@@ -37,7 +37,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from pipeline.readers import ReadOptions, expand_inputs, read_file  # noqa: E402
-from scripts.build_toxicity_model import COMMENTS, comments, load, passages, raw_text, split, tuning  # noqa: E402
+from scripts.build_toxicity_model import (comments, load, passages, raw_text, social_replies, split,  # noqa: E402
+                                          tuning)
 from stages.toxicity import Scorers, ToxicityConfig  # noqa: E402
 
 CLEAN = ["books", "wiki", "handbook"]
@@ -90,8 +91,7 @@ def main() -> int:
     labelled = {"Davidson tweets, test half": ([raw[r] for r, *_ in test], np.array([y for *_, y in test]))}
     _, comment_test = comments()
     labelled["written comments, test half"] = ([t for t, _ in comment_test], np.array([y for _, y in comment_test]))
-    social = [(line, toxic) for name, toxic in (("social_toxic.txt", True), ("social_clean.txt", False))
-              for line in (COMMENTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    social = social_replies()
     labelled["social-media replies"] = ([t for t, _ in social], np.array([y for _, y in social]))
     results = {name: (scores(scorers, texts, [None] * len(texts)), gold) for name, (texts, gold) in labelled.items()}
     clean, english = {}, []
@@ -100,7 +100,7 @@ def main() -> int:
         clean[name] = scores(scorers, texts, langs)
         english += [t for t, lang in zip(texts, langs) if lang == "en"]
     short = passages(english, random.Random(3))
-    pieces = scores(scorers, short, ["en"] * len(short))
+    passage_scores = scores(scorers, short, ["en"] * len(short))
     n_clean = sum(len(s["max"]) for s in clean.values())
     lines = ["# Toxicity scorers", "", "`python bench/toxicity_eval.py` (needs `make toxicity-model`). "
              + ", ".join(f"{name}: {len(g):,} ({int(g.sum()):,} toxic)" for name, (_, g) in results.items())
@@ -116,14 +116,14 @@ def main() -> int:
                 cells.append(f"{p:.3f} / {r:.3f} / **{f:.3f}**")
             fp = sum(int((s[name] > th).sum()) for s in clean.values()) / max(n_clean, 1)
             lines.append(f"| {LABELS[name]} | {th} | " + " | ".join(cells)
-                         + f" | {100 * fp:.2f} % | {100 * (pieces[name] > th).mean():.2f} % |")
+                         + f" | {100 * fp:.2f} % | {100 * (passage_scores[name] > th).mean():.2f} % |")
             print(lines[-1])
     default = ToxicityConfig().max_toxicity
     lines += ["", f"Clean documents the stage rejects at its default `max_toxicity: {default}`, by set:", ""]
     for name, s in clean.items():
         hit = np.flatnonzero(s["toxicity_score"] > default)
         lines.append(f"- {name}: {len(hit)} of {len(s['max'])}")
-    lines.append(f"- passages of 40-100 words of the English ones: {int((pieces['toxicity_score'] > default).sum())} "
+    lines.append(f"- passages of 40-100 words of the English ones: {int((passage_scores['toxicity_score'] > default).sum())} "
                  f"of {len(short):,}")
     import pyarrow.parquet as pq
 

@@ -69,14 +69,24 @@ def tuning(rows):
     return [r for r in rows if r[0] % 10 == 0], [r for r in rows if r[0] % 10 != 0]
 
 
+def comment_lines(name: str) -> list[str]:
+    """The non-empty lines of one file of data/toxicity/comments."""
+    return [line for line in (COMMENTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
     """(text, toxic) of the written comments: (tuning half, test half), by line parity."""
     tune, test = [], []
     for name, toxic in (("toxic.txt", True), ("clean.txt", False)):
-        lines = [line for line in (COMMENTS / name).read_text(encoding="utf-8").splitlines() if line.strip()]
-        for i, line in enumerate(lines):
+        for i, line in enumerate(comment_lines(name)):
             (tune if i % 2 == 0 else test).append((line, toxic))
     return tune, test
+
+
+def social_replies() -> list[tuple[str, bool]]:
+    """(text, toxic) of the written social-media replies: a test set only, nothing is fitted on it."""
+    return [(line, toxic) for name, toxic in (("social_toxic.txt", True), ("social_clean.txt", False))
+            for line in comment_lines(name)]
 
 
 def fit_combiner() -> dict:
