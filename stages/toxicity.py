@@ -1,4 +1,4 @@
-"""toxicity: score each document with four offline signals and reject above `max_toxicity`.
+"""toxicity: score each document with five offline signals and reject above `max_toxicity`.
 
 - word lists: LDNOOBW (bundled in data/toxicity/ldnoobw, CC-BY-4.0), the document's language
   (`language` column, else English) plus English; the fraction of words that are listed,
@@ -10,13 +10,17 @@
   `tox_profanity` = P(profane).
 - a BiLSTM trained on Jigsaw's Wikipedia talk-page comments (`stages/toxicity_bilstm.py`);
   `tox_jigsaw` = P(toxic).
+- abuse aimed at someone, by its shape (`stages/toxicity_abuse.py`): insults, threats, wishes of
+  harm, dehumanising talk about a group, which the models miss without a listed word;
+  `tox_abuse` = 1 - exp(-matches * 20 / max(words, 20)) per window (one match in a reply of 20
+  words or fewer: 0.63, in a window of 100 words: 0.18).
 Each model scores up to `windows` (3) windows of 100 words spread over the document, and its
 score is their mean: a comment is one window; a novel's chapter with a curse and a character
 called Dick is not scored as if all its words were one comment. The word lists count over the
-same windows.
-The three models are English: on documents whose `language` is another one they score 0 and the
+same windows, and so do the abuse patterns.
+The three models and the patterns are English: on documents whose `language` is another one they score 0 and the
 word lists alone decide (`toxicity_score` = `tox_words`). On English documents `toxicity_score`
-is a logistic regression on the four signals' log-odds that `make toxicity-model` fits on a
+is a logistic regression on the five signals' log-odds that `make toxicity-model` fits on a
 tuning split (`models/toxicity/combiner.json`; README "Safety"); `combine: max` or `mean` are
 the older choices. Rejected: `toxicity`, with every score column.
 """
@@ -34,13 +38,15 @@ import pyarrow as pa
 
 from pipeline.config import ConfigError
 from pipeline.stage import Decisions, Resources, Stage, first_reason, register
+from stages.toxicity_abuse import hits as abuse_hits
 
 REPO = Path(__file__).resolve().parents[1]
 WORDLISTS = REPO / "data/toxicity/ldnoobw"
 MODEL = REPO / "models/toxicity/davidson.bin"
 COMBINER = REPO / "models/toxicity/combiner.json"
-SIGNALS = ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw")
+SIGNALS = ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "tox_abuse")
 WINDOW_WORDS = 100
+ABUSE_WORDS = 20  # tox_abuse = 1 - exp(-matches * 20 / max(words, 20)) per window
 UNSPACED = {"zh", "ja", "th", "ko"}
 _LIST_NAMES = {"fr": ["fr", "fr-CA-u-sd-caqc"], "nb": ["no"], "nn": ["no"], "tl": ["fil"]}
 _WORD = re.compile(r"\w+(?:['’]\w+)*")
@@ -94,13 +100,19 @@ def phrase_starts(lang: str) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in by_first.items()}
 
 
-def flagged_fraction(text: str, lang: str | None) -> float:
+def words_of(text: str) -> list[str]:
+    """The lower-case words the word lists (and the abuse patterns) read."""
+    return _WORD.findall(text.lower())
+
+
+def flagged_fraction(text: str, lang: str | None, tokens: list[str] | None = None) -> float:
+    """The fraction of the text's words that are listed; `tokens`: its `words_of`, if already known."""
     lang = (lang or "en").split("-")[0]
-    low = text.lower()
     if lang in UNSPACED:  # no word boundaries to rely on: count listed strings
+        low = text.lower()
         hits = sum(low.count(w) for w in wordlist(lang)[0])
         return min(1.0, hits / max(1, len(low) / 2))
-    tokens = _WORD.findall(low)
+    tokens = words_of(text) if tokens is None else tokens
     vocab, starts = vocabulary(lang)[0], phrase_starts(lang)
     present = set(tokens)
     hits = sum(1 for t in tokens if t in vocab) if present & vocab else 0
@@ -115,10 +127,10 @@ def flagged_fraction(text: str, lang: str | None) -> float:
 @dataclass
 class ToxicityConfig:
     # Documents with toxicity_score above this are rejected: the lowest cut-off that rejects at most
-    # 0.25 % of the clean reference, in pieces and in passages, in tuning (`max_toxicity` in
+    # 0.4 % of the clean reference, in pieces and in passages, in tuning (`max_toxicity` in
     # models/toxicity/combiner.json).
-    max_toxicity: float = 0.8
-    # How the signals combine on English documents: "logistic" (the fitted combiner, all four
+    max_toxicity: float = 0.65
+    # How the signals combine on English documents: "logistic" (the fitted combiner, all five
     # signals on), "max" of the signals, or their "mean".
     combine: str = "logistic"
     # Flagged-word fraction that counts as fully toxic (tox_words = fraction / this, capped at 1).
@@ -126,6 +138,9 @@ class ToxicityConfig:
     use_fasttext: bool = True
     use_profanity_check: bool = True
     use_jigsaw: bool = True
+    # the shapes of abuse aimed at someone (stages/toxicity_abuse.py): insults, threats, wishes of
+    # harm, dehumanising talk about a group
+    use_abuse_patterns: bool = True
     # The models score up to this many windows of 100 words per document, spread evenly over it;
     # the mean of a model's window scores is its score (a BiLSTM reads 100 words; a bag-of-words
     # model on a whole chapter adds up every crude word in it).
@@ -136,8 +151,9 @@ class ToxicityConfig:
             raise ConfigError(f"max_toxicity: in [0, 1], got {self.max_toxicity}")
         if self.combine not in ("logistic", "max", "mean"):
             raise ConfigError(f"combine: 'logistic', 'max' or 'mean', got {self.combine!r}")
-        if self.combine == "logistic" and not (self.use_fasttext and self.use_profanity_check and self.use_jigsaw):
-            raise ConfigError("combine: 'logistic' was fitted on all four signals; with one turned off use "
+        if self.combine == "logistic" and not (self.use_fasttext and self.use_profanity_check and self.use_jigsaw
+                                               and self.use_abuse_patterns):
+            raise ConfigError("combine: 'logistic' was fitted on all five signals; with one turned off use "
                               "combine: max (or mean)")
         if not 0 < self.wordlist_saturation <= 1:
             raise ConfigError(f"wordlist_saturation: in (0, 1], got {self.wordlist_saturation}")
@@ -154,13 +170,26 @@ def word_windows(text: str, size: int, most: int) -> list[str]:
     return [" ".join(words[j * size:(j + 1) * size]) for j in picks]
 
 
-def log_odds(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64), 1e-4, 1 - 1e-4)
+def log_odds(p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), eps, 1 - eps)
     return np.log(p / (1 - p))
 
 
+# Where the combiner clips a signal before its log-odds. The abuse patterns say 0 for almost every
+# text; clipped at 1e-4 as the models are, a single match in one of a novel's windows (a mean of
+# 0.06 over three) would be a step of 7 logits. Clipped at 0.1 such a match does not count and one
+# in a short reply (0.63) does (held-out clean documents rejected: 0.30 % at a 0.02 clip, 0.12 % at
+# 0.1, nothing else moved: README "Safety").
+FLOOR = {"tox_abuse": 0.1}
+
+
+def combiner_features(signals: dict[str, np.ndarray]) -> np.ndarray:
+    """The combiner's inputs: each signal's log-odds, one column per signal in SIGNALS' order."""
+    return np.stack([log_odds(signals[name], FLOOR.get(name, 1e-4)) for name in SIGNALS], axis=1)
+
+
 class Combiner:
-    """P(toxic) from the four signals: the logistic regression in combiner.json."""
+    """P(toxic) from the five signals: the logistic regression in combiner.json."""
 
     def __init__(self, path: Path = COMBINER) -> None:
         if not path.is_file():
@@ -172,7 +201,7 @@ class Combiner:
         self.intercept = float(spec["intercept"])
 
     def __call__(self, signals: dict[str, np.ndarray]) -> np.ndarray:
-        z = np.stack([log_odds(signals[name]) for name in SIGNALS], axis=1) @ self.coef + self.intercept
+        z = combiner_features(signals) @ self.coef + self.intercept
         return 1 / (1 + np.exp(-z))
 
 
@@ -203,9 +232,11 @@ class Scorers:
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
         by_text = [word_windows(t, WINDOW_WORDS, self.cfg.windows) for t in texts]
+        tokens = [[words_of(w) for w in windows] for windows in by_text]
         # the word lists read the same windows as the models: a fraction of at most 300 words
-        words = np.array([min(1.0, flagged_fraction(" ".join(w), l) / self.cfg.wordlist_saturation)
-                          for w, l in zip(by_text, langs)], dtype=np.float32)
+        words = np.array([min(1.0, flagged_fraction(" ".join(w), l, [t for ts in toks for t in ts])
+                              / self.cfg.wordlist_saturation)
+                          for w, toks, l in zip(by_text, tokens, langs)], dtype=np.float32)
         out = {"tox_words": words}
         # the models learnt English: other languages are not scored by them (0), the lists speak
         english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
@@ -230,6 +261,14 @@ class Scorers:
             out["tox_jigsaw"] = np.zeros(n, np.float32)
             if windows:
                 out["tox_jigsaw"][english] = mean_over_windows(self.jigsaw.score(windows))
+        if self.cfg.use_abuse_patterns:
+            out["tox_abuse"] = np.zeros(n, np.float32)
+            if windows:
+                # a match's weight is its share of the window: one in a 10-word reply says more
+                # than one in 100 words of a novel
+                found = np.array([abuse_hits(ts) * ABUSE_WORDS / max(len(ts), ABUSE_WORDS)
+                                  for i in english for ts in tokens[i]], np.float64)
+                out["tox_abuse"][english] = mean_over_windows(1 - np.exp(-found))
         if self.combiner is not None:
             combined = words.copy()  # outside English the word lists alone decide
             if len(english):
