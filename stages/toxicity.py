@@ -105,6 +105,25 @@ def words_of(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
+# A capitalised word after a lower-case word or a comma, as English prose writes a name: Dick, the
+# Ass and the Cock of a fable.
+_NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\b")
+
+
+def without_listed_names(window: str, tokens: list[str]) -> tuple[str, list[str]]:
+    """An English window (and its `words_of`) without the listed words it writes as names: where one
+    is capitalised mid-sentence, every capitalised use of it in the window goes ("Dick," said ...).
+    The held-out books' passages the stage rejected at 0.65: 0.60 % with the names, 0.39 % without."""
+    listed = wordlist("en")[0]
+    if listed.isdisjoint(tokens):
+        return window, tokens
+    names = {m.group(0) for m in _NAME.finditer(window) if m.group(0).lower() in listed}
+    if not names:
+        return window, tokens
+    window = re.sub(r"\b(?:" + "|".join(sorted(names)) + r")\b", "", window)
+    return window, words_of(window)
+
+
 def flagged_fraction(text: str, lang: str | None, tokens: list[str] | None = None) -> float:
     """The fraction of the text's words that are listed; `tokens`: its `words_of`, if already known."""
     lang = (lang or "en").split("-")[0]
@@ -232,14 +251,18 @@ class Scorers:
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
         by_text = [word_windows(t, WINDOW_WORDS, self.cfg.windows) for t in texts]
+        is_english = [l is None or l.split("-")[0] == "en" for l in langs]
         tokens = [[words_of(w) for w in windows] for windows in by_text]
+        for i in np.flatnonzero(is_english):
+            named = [without_listed_names(w, t) for w, t in zip(by_text[i], tokens[i])]
+            by_text[i], tokens[i] = [w for w, _ in named], [t for _, t in named]
         # the word lists read the same windows as the models: a fraction of at most 300 words
         words = np.array([min(1.0, flagged_fraction(" ".join(w), l, [t for ts in toks for t in ts])
                               / self.cfg.wordlist_saturation)
                           for w, toks, l in zip(by_text, tokens, langs)], dtype=np.float32)
         out = {"tox_words": words}
         # the models learnt English: other languages are not scored by them (0), the lists speak
-        english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
+        english = np.flatnonzero(is_english)
         windows = [w for i in english for w in by_text[i]]
         owner = np.repeat(np.arange(len(english)), [len(by_text[i]) for i in english])
         per_text = np.bincount(owner, minlength=len(english))

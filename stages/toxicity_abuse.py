@@ -145,15 +145,16 @@ SPAN = 8  # words either side of a trigger that a pattern may reach
 
 
 def hits(words: list[str]) -> int:
-    """Matches of the abuse patterns in a window given as its lower-case words (the stage's word
-    lists' tokens: punctuation gone, so a pattern may reach across a comma or a sentence's end)."""
+    """Abusive phrases in a window given as its lower-case words (the stage's word lists' tokens:
+    punctuation gone, so a pattern may reach across a comma or a sentence's end): matches of the
+    patterns, those that overlap counted once ("i will break your face" matches two)."""
     if TRIGGERS.keys().isdisjoint(words):
         return 0
     where: dict[int, list[int]] = {}
     for i, w in enumerate(words):
         for n in TRIGGERS.get(w, ()):
             where.setdefault(n, []).append(i)
-    count = 0
+    spans = []
     for n, at in where.items():
         end = -1
         for k, i in enumerate(at):
@@ -165,5 +166,12 @@ def hits(words: list[str]) -> int:
                     break
                 end = j + SPAN
             stretch = " ".join(words[start:end + 1]).replace("’", "'")
-            count += sum(1 for _ in PATTERNS[n].finditer(stretch))
+            for m in PATTERNS[n].finditer(stretch):
+                first = start + stretch.count(" ", 0, m.start())
+                spans.append((first, first + m.group(0).count(" ")))
+    count, reach = 0, -1
+    for first, last in sorted(spans):
+        if first > reach:
+            count += 1
+        reach = max(reach, last)
     return count

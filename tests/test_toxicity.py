@@ -1,6 +1,7 @@
 """toxicity: word lists with word boundaries and languages, the combined score on the test halves
 (tweets, written comments), false positives on clean prose, insults and threats without swear
-words, the Jigsaw BiLSTM port, and the stage's columns and rejections."""
+words, the abuse patterns and their ordinary-use look-alikes, the Jigsaw BiLSTM port, and the
+stage's columns and rejections."""
 from __future__ import annotations
 
 import numpy as np
@@ -17,6 +18,8 @@ from bench.toxicity_eval import prf, sample_clean
 from pipeline.config import ConfigError
 from scripts.build_toxicity_model import comments, load, passages, raw_text, split, tuning
 from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize
+from stages.toxicity import words_of
+from stages.toxicity_abuse import hits
 from stages.toxicity_bilstm import JigsawBiLSTM, _TokenizerUnpickler
 
 
@@ -100,6 +103,48 @@ def test_a_long_chapter_with_one_rough_line_is_kept(scorers):
     assert s["toxicity_score"][0] < ToxicityConfig().max_toxicity < s["toxicity_score"][1]
 
 
+def test_abuse_patterns_find_threats_insults_and_wishes_of_harm_without_a_listed_word():
+    abusive = ["I will hunt you down and make you pay for this.",
+               "You're nothing but a pathetic joke, everyone here laughs at you.",
+               "Honestly I hope you choke on your own words.",
+               "People like you should be locked up.",
+               "Refugees are parasites and we all know it.",
+               "Do the world a favor and quit breathing, you imbecile.",
+               "Say that again and see what happens.",
+               "Go back to your cave, troglodyte."]
+    for text in abusive:
+        assert hits(words_of(text)) >= 1, text
+
+
+def test_abuse_patterns_leave_the_same_words_in_ordinary_use_alone():
+    """Violent verbs, insults and groups in documentation, recipes, sport, biology and idioms."""
+    ordinary = ["Kill the process and restart the server if it hangs.",
+                "The egg whites should be beaten until stiff peaks form.",
+                "The command should be executed as root on every node.",
+                "Don't shoot yourself in the foot with this API: read the docs first.",
+                "You're dead right about the budget, we overspent.",
+                "I'll find you a seat near the front, the show starts at eight.",
+                "Let's wait and see what happens after the election.",
+                "These animals are nocturnal and feed on insects.",
+                "We'll beat them next season, the young players are improving.",
+                "The villain swore he would destroy the city, and the hero stopped him.",
+                "Immigrants are the backbone of the city's hospitals.",
+                "I told you nothing, and you believed me anyway."]
+    for text in ordinary:
+        assert hits(words_of(text)) == 0, text
+
+
+def test_one_abusive_line_in_a_chapter_weighs_less_than_in_a_reply(scorers):
+    """tox_abuse is a match's share of its window: the line alone is a reply; inside a chapter it is
+    one phrase among hundreds of words, and the combiner clips it below 0.1."""
+    line = "\"Say that again and I will break your face,\" he said."
+    chapter = sample_clean()[0]
+    long = chapter[:3000] + "\n" + line + "\n" + chapter[3000:]
+    s = scorers.score([line, long], ["en", "en"])
+    assert hits(words_of(line)) == 1  # two patterns match, over the same words
+    assert s["tox_abuse"][0] > 0.6 and s["tox_abuse"][1] < 0.1
+
+
 def test_jigsaw_bilstm_reads_like_the_original():
     model = JigsawBiLSTM()
     # Keras' tokenizer: lower case, punctuation to spaces, unknown words dropped, last 100 kept
@@ -135,7 +180,7 @@ def test_stage_adds_every_score_and_rejects_toxic_text():
         "Halt die Fresse, du Hurensohn, du dummes Arschloch."]})
     d = stage.process(batch)
     assert d.reject.to_pylist() == [None, "toxicity", "toxicity"]
-    for col in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "toxicity_score"):
+    for col in ("tox_words", "tox_fasttext", "tox_profanity", "tox_jigsaw", "tox_abuse", "toxicity_score"):
         values = d.table.column(col).to_pylist()
         assert all(0 <= v <= 1 for v in values), col
     assert d.table.column("toxicity_score")[0].as_py() < 0.5
