@@ -136,6 +136,14 @@ for _varieties, _words in _MARKERS.items():
     for _word in _words.split():
         MARKERS[_word] = MARKERS.get(_word, ()) + _varieties
 MARKER_WEIGHT = 2
+# A modal verb followed by "da" and a verb in the present ("treba da", "može da", "počeo je da"): the
+# Bosnian and Serbian construction where Croatian takes the infinitive ("treba ići", "može doći").
+# Not "želi da", "mora da": Croatian uses them too (a wish for someone else, "it must be that").
+MODALS_BEFORE_DA = frozenset("""treba trebalo trebaju može mogu možemo možete mogao mogla moglo mogli
+    moraju moramo morate morao morala morali hoće hoćemo hoćete neće nećemo nećete počeo počela počelo
+    počeli počinje počinju nastavio nastavila nastavili nastavlja nastavljaju pokušava pokušavaju
+    uspio uspjela uspjeli uspeo uspela uspeli""".split())
+MARKERS["modal_da"] = ("bs", "sr")
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 # .dic lines spylls must read itself: data tags (tab, "xy:"), escaped slashes, a leading slash,
@@ -173,6 +181,8 @@ def marker_words(text: str) -> list[str]:
             found.append(word)
         elif before == "da" and word == "li":  # Croatian asks "je li", "ima li"
             found.append("da_li")
+        elif before in MODALS_BEFORE_DA and word == "da":  # "može da dođe": Croatian "može doći"
+            found.append("modal_da")
         elif before == "sama" and word == "ada":  # Malay "whether"; Indonesian "apakah"
             found.append("sama_ada")
         before = word

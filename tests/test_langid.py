@@ -420,6 +420,8 @@ MARKED = [
     ("ms", "Harga barang naik sebanyak lima peratus sejak bulan lalu."),
     # a news word: the Croatian dictionary takes one more of its words than the Bosnian one
     ("bs", "Portparol policije kazao je da je vozač preminuo na licu mjesta."),
+    # "ne mogu da plate" where Croatian writes "ne mogu platiti", and ijekavian "djecu"
+    ("bs", "Direktor škole kaže da roditelji ne mogu da plate izlet za djecu."),
 ]
 
 
