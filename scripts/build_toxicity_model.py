@@ -51,8 +51,8 @@ COMMENTS = REPO / "data/toxicity/comments"
 FASTTEXT_REFERENCE, COMBINER_REFERENCE = 0, 1
 PASSAGE_WORDS = (40, 100)  # a comment's or a book passage's length, one every 100 words
 # The most of the clean reference (in pieces, and in passages) the default threshold may reject: the
-# 0.5 % budget for clean prose less a margin. Half the budget (0.25 %) gave 0.8 and missed 46 % of
-# comments written afterwards; 0.4 % gives 0.65 (README "Safety").
+# 0.5 % budget for clean prose less a margin. Half the budget (0.25 %) would pick 0.8 (the sealed
+# comments: F1 0.773 against 0.800 at 0.75; README "Safety").
 PROSE_REJECTED = 0.004
 
 
@@ -91,7 +91,8 @@ def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
 # Comments written after the combiner's tuning parts, tested on and never fitted on
 # (data/toxicity/comments/README.md says how far each is from a held-out set).
 LATER_COMMENTS = {"social": "social-media replies", "forum": "forum and news comments",
-                  "sealed": "comments sealed until the abuse patterns were fixed"}
+                  "sealed": "comments sealed until the abuse patterns were fixed",
+                  "blind": "comments written before the patterns' last change, scored after it"}
 
 
 def later_comments(name: str) -> list[tuple[str, bool]]:
@@ -101,7 +102,12 @@ def later_comments(name: str) -> list[tuple[str, bool]]:
 
 
 def fit_combiner() -> dict:
-    """The logistic regression over the four signals' log-odds, on the tuning split."""
+    """The logistic regression over the signals' log-odds, on the tuning split, in two steps: the
+    four learnt signals first, then the abuse patterns' weight with theirs held. Fitted together,
+    the regression leant on the patterns for the comments they match and trusted the models less
+    on those they do not (each at its rule's cut-off, the sealed comments: F1 0.787 together, 0.800 in
+    two steps; the held-out books' passages rejected: 0.44 % and 0.27 %; README "Safety")."""
+    from scipy.optimize import minimize_scalar
     from sklearn.linear_model import LogisticRegression
 
     from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, combiner_features
@@ -124,14 +130,31 @@ def fit_combiner() -> dict:
         w.append(np.full(len(texts), 1 / len(texts)))  # each part weighs the same
     X, y, w = np.vstack(list(features.values())), np.concatenate(y), np.concatenate(w)
     w = w * np.where(y, 0.5 / w[y].sum(), 0.5 / w[~y].sum()) * len(y)  # both classes weigh the same
-    lr = LogisticRegression(C=1.0, max_iter=5000).fit(X, y, sample_weight=w)
+    learnt, abuse = list(range(len(SIGNALS) - 1)), len(SIGNALS) - 1
+    assert SIGNALS[abuse] == "tox_abuse"
+    lr = LogisticRegression(C=1.0, max_iter=5000).fit(X[:, learnt], y, sample_weight=w)
+    z = X[:, learnt] @ lr.coef_[0] + lr.intercept_[0]
+    excess = X[:, abuse] - X[:, abuse].min()  # 0 without a match (the clip's floor)
+
+    def loss(k: float) -> float:
+        p = np.clip(1 / (1 + np.exp(-(z + k * excess))), 1e-12, 1 - 1e-12)
+        return -float((w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum())
+
+    k = float(minimize_scalar(loss, bounds=(0.0, 20.0), method="bounded").x)
+    coef = np.r_[lr.coef_[0], k]
+    intercept = float(lr.intercept_[0]) - k * float(X[:, abuse].min())
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return 1 / (1 + np.exp(-(x @ coef + intercept)))
+
     # the default threshold: the lowest that rejects at most 0.4 % of the clean reference, in pieces
     # and in passages (the 0.5 % budget for clean prose less a margin for text it never saw)
-    prose = {name: lr.predict_proba(features[name])[:, 1] for name in parts if name.startswith("reference")}
+    prose = {name: predict(features[name]) for name in parts if name.startswith("reference")}
     threshold = next(t for t in np.round(np.arange(0.5, 0.96, 0.05), 2)
                      if all((p > t).mean() <= PROSE_REJECTED for p in prose.values()))
     spec = {"signals": list(SIGNALS), "features": "log-odds of each signal, clipped to [1e-4, 1 - 1e-4] (tox_abuse: [0.1, 0.9])",
-            "coef": [round(float(c), 6) for c in lr.coef_[0]], "intercept": round(float(lr.intercept_[0]), 6),
+            "coef": [round(float(c), 6) for c in coef], "intercept": round(intercept, 6),
+            "fit": "the four learnt signals by logistic regression, then tox_abuse's weight with theirs held",
             "max_toxicity": float(threshold),
             "reference_rejected_at_max_toxicity": {name: round(float((p > threshold).mean()), 5)
                                                    for name, p in prose.items()},

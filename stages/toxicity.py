@@ -148,7 +148,7 @@ class ToxicityConfig:
     # Documents with toxicity_score above this are rejected: the lowest cut-off that rejects at most
     # 0.4 % of the clean reference, in pieces and in passages, in tuning (`max_toxicity` in
     # models/toxicity/combiner.json).
-    max_toxicity: float = 0.65
+    max_toxicity: float = 0.75
     # How the signals combine on English documents: "logistic" (the fitted combiner, all five
     # signals on), "max" of the signals, or their "mean".
     combine: str = "logistic"

@@ -93,6 +93,7 @@ _PATTERNS = [
     rf"\bhow (?:stupid|dumb|thick|ignorant|pathetic|brainless) (?:can |are )?(?:you|u)\b",
     # threats: "i'll break your face", "i will find you", "watch your back"
     rf"\b{WILL} (?:\w+ )?(?:{VIOLENT} (?:{YOU}|{YOUR}|him|her|them)|{VIOLENT_YOU} (?:{YOU}|{YOUR}))\b",
+    rf"\b{WILL} run (?:{YOU}|him|her|them) over\b",
     rf"\b(?:i'll|i will|we'll|we will|i'm gonna|im gonna|gonna) (?:find|hunt) (?:you|u)(?: down)?\b(?! a | an | some| the | something| anything| another| one| out| in )",
     rf"\bmake (?:{YOU}|him|her|them) (?:pay|regret|suffer|bleed)\b",
     rf"\b(?:you'll|you will|youll|u will|you're gonna|you are going to) (?:regret this|regret it|be sorry|get what's coming|never work in)",
@@ -112,13 +113,15 @@ _PATTERNS = [
     rf"\b(?:fired|launched|shot|thrown) into the sun\b|\bgo play (?:in|on) (?:the )?(?:traffic|highway|freeway|motorway)\b",
     rf"\b(?:world|planet|internet|gene pool|everyone|we) (?:would be|is|are|'d be) better (?:off )?without (?:you|u|them|people like)\b",
     rf"\bdo (?:everyone|us all|the world|us) a (?:favour|favor) and (?:die|disappear|leave|quit|shut up|go away|delete)",
-    rf"\b(?:nobody|no one|noone) (?:will )?(?:ever )?(?:love|loves|like|likes|want|wants|cares about|care about|misses|miss) (?:{YOU}|u)\b",
+    rf"\b(?:nobody|no one|noone) (?:would|will) (?:care|notice) if (?:you|u) (?:died|disappeared|were gone|left|vanished)\b",
+    rf"\b(?:nobody|no one|noone) (?:will |would )?(?:ever )?(?:love|loves|like|likes|want|wants|cares about|care about|misses|miss) (?:{YOU}|u)\b",
     rf"\bgo back to (?:the (?:sewer|gutter|cave|swamp|zoo|jungle)|your (?:country|cave|hole|kitchen|sewer))|\b(?:sewer|gutter|cave|rock) (?:you|u) (?:crawled|came|climbed|slithered)",
     # dehumanising talk about a group: "all x are terrorists", "illegals are criminals"
     rf"\b(?:all|these|those|every|most|the) {GROUP} (?:are|is) {NOT}(?:all |just |nothing but |a |the )?(?:\w+ )?{DEHUMANISING}\b",
     rf"\b{GROUP} are {NOT}(?:all |just |nothing but )?(?:a )?{DEHUMANISING}\b",
     rf"\b(?:these|those) {DEHUMANISING_PEOPLE} (?:should|need|must|deserve|are|have)\b",
     rf"\bthey are (?:a |all |just |nothing but )?(?:disease|plague|cancer|infestation|vermin|subhuman|subhumans|savages|scum|filth)\b",
+    rf"\b(?:(?:all|these|those|the) )?(?:{IDENTITY}|(?:trans|gay|black|white|jewish|muslim|disabled|fat|old|poor) people) (?:are|is) {NOT}(?:all |just |so |really |simply |a bunch of )?(?:mentally ill|sick in the head|disgusting|evil|inferior|stupid|lazy|filthy|subhuman|worthless|a disease|a drain|a burden|a plague|a cancer)\b",
     rf"\b{IDENTITY} (?:should|must) (?:not|never) be (?:allowed|let|given|trusted)\b|\bsend (?:them|\w+s) (?:all )?back\b",
     rf"\btypical (?:woman|female|muslim|immigrant|liberal|libtard|leftist|feminist|boomer|millennial|democrat|republican|gay|jew|mexican|arab|black)\b",
     rf"\b(?:stay|get back|go back|belong) (?:in|to) the kitchen\b",
@@ -133,7 +136,7 @@ _KEY = frozenset(" ".join(alt[3:-1].replace("|", " ") for alt in (
     gassed deported locked euthanized euthanised castrated exterminated wiped sterilized sterilised
     lynched thrown deserve deserves without everyone favour favor nobody noone nothing animal animals meat loves likes wants cares
     misses sewer gutter cave rock address grin teeth sun traffic highway freeway motorway kitchen
-    typical allowed trusted send dumbest stupidest idiotic retarded moronic""".split())
+    typical allowed trusted send run over care notice mentally ill inferior drain burden evil filthy lazy dumbest stupidest idiotic retarded moronic""".split())
 PATTERNS = [re.compile(p) for p in _PATTERNS]
 TRIGGERS: dict[str, tuple[int, ...]] = {}
 for _n, _p in enumerate(_PATTERNS):
