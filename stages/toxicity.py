@@ -18,8 +18,8 @@ Each model scores up to `windows` (3) windows of 100 words spread over the docum
 score is their mean: a comment is one window; a novel's chapter with a curse and a character
 called Dick is not scored as if all its words were one comment. The word lists count over the
 same windows, and so do the abuse patterns.
-The three models and the patterns are English: on documents whose `language` is another one they score 0 and the
-word lists alone decide (`toxicity_score` = `tox_words`). On English documents `toxicity_score`
+The three models and the patterns are English: on documents whose `language` is another one they
+score 0 and the word lists alone decide (`toxicity_score` = `tox_words`). On English documents `toxicity_score`
 is a logistic regression on the five signals' log-odds that `make toxicity-model` fits on a
 tuning split (`models/toxicity/combiner.json`; README "Safety"); `combine: max` or `mean` are
 the older choices. Rejected: `toxicity`, with every score column.
@@ -113,7 +113,8 @@ _NAME = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]+\b")
 def without_listed_names(window: str, tokens: list[str]) -> tuple[str, list[str]]:
     """An English window (and its `words_of`) without the listed words it writes as names: where one
     is capitalised mid-sentence, every capitalised use of it in the window goes ("Dick," said ...).
-    The held-out books' passages the stage rejected at 0.65: 0.60 % with the names, 0.39 % without."""
+    The held-out books' passages the stage rejected (the one-step fit at 0.65): 0.60 % with the names,
+    0.39 % without."""
     listed = wordlist("en")[0]
     if listed.isdisjoint(tokens):
         return window, tokens
@@ -197,8 +198,8 @@ def log_odds(p: np.ndarray, eps: float = 1e-4) -> np.ndarray:
 # Where the combiner clips a signal before its log-odds. The abuse patterns say 0 for almost every
 # text; clipped at 1e-4 as the models are, a single match in one of a novel's windows (a mean of
 # 0.06 over three) would be a step of 7 logits. Clipped at 0.1 such a match does not count and one
-# in a short reply (0.63) does (held-out clean documents rejected: 0.30 % at a 0.02 clip, 0.12 % at
-# 0.1, nothing else moved: README "Safety").
+# in a short reply (0.63) does (held-out clean documents rejected with the one-step fit: 0.30 % at a
+# 0.02 clip, 0.12 % at 0.1, no comment set moved).
 FLOOR = {"tox_abuse": 0.1}
 
 

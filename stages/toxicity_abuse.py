@@ -7,12 +7,14 @@ mostly slurs and swearing; Jigsaw's talk pages mostly swearing). What a person m
 (insults, threats, wishes of harm, dehumanising talk about a group, telling someone to go away or
 die) has a small grammar: a word of abuse aimed at a target, "you", "this/that ...", a group.
 Written for this project from the usual typologies of abusive language (insult, threat,
-identity attack, harassment), not from any test set; English only, as the models are.
+identity attack, harassment); some were added after reading the misses of comment sets that are
+therefore tuning sets for them (data/toxicity/comments/README.md says which). English only, as the
+models are.
 
-`hits(words)` counts the matches in a window of words (lower case, as the word lists read them);
-the stage turns them into P = 1 - 2 ** -hits per window and the combiner weighs their mean beside
-the models. A pattern is tried only on the few words around one of its trigger words (an abuse
-noun or adjective, a violent verb, a word of harm): most windows have none.
+`hits(words)` counts the abusive phrases in a window of words (lower case, as the word lists read
+them); the stage turns them into 1 - exp(-hits * 20 / max(words, 20)) per window and the combiner
+weighs their mean beside the models. A pattern is tried only on the few words around one of its
+trigger words (an abuse noun or adjective, a violent verb, a word of harm): most windows have none.
 """
 from __future__ import annotations
 
@@ -32,11 +34,12 @@ slob slobs scumbag scumbags scum lowlife lowlifes degenerate degenerates troglod
 neanderthal neanderthals simpleton simpletons dunce dunces muppet muppets numpty pillock prat
 tosser tossers douche douchebag douchebags psycho psychos hypocrite hypocrites crybaby crybabies
 snowflake snowflakes subhuman subhumans bimbo bimbos incel incels manchild maggot maggots
-imbecil dipshit dipshits knobhead wanker wankers twat twats airhead airheads bonehead boneheads""")
+dipshit dipshits knobhead wanker wankers twat twats airhead airheads bonehead boneheads""")
 INSULTS_AIMED = _alt("""
 pig pigs slug snake snakes rat rats leech leeches parasite parasites vermin sheep trash garbage
-filth freak freaks creep creeps lunatic lunatics liar liars fraud frauds coward cowards failure failures
-disgrace embarrassment abomination savage savages hag witch cow cows joke waste plague cancer cockroach monkey mongrel weasel swine rodent troll trolls""")
+filth freak freaks creep creeps lunatic lunatics liar liars fraud frauds coward cowards failure
+failures disgrace embarrassment abomination savage savages hag witch cow cows joke waste plague
+cancer cockroach monkey mongrel weasel swine rodent troll trolls""")
 # what a person is called; "sad", "sorry", "dirty" and the like only before an insult
 ADJECTIVES = _alt("""
 stupid dumb idiotic moronic brainless braindead clueless pathetic worthless useless disgusting
@@ -80,68 +83,103 @@ _PATTERNS = [
     # insults aimed at a person: "you idiot", "you are a sad excuse for a human being",
     # "what a clown", "this troglodyte", "your opinion is as worthless as you are"
     rf"\b{YOU}(?: {ADJECTIVES_BEFORE})? (?:{INSULTS}|{INSULTS_AIMED})\b",
-    rf"\b{YOU_ARE} {NOT}(?:(?:such|so|an?|the|just|nothing but|really|truly|literally|one|clearly|pure|being) )*(?:{ADJECTIVES_BEFORE} )?(?:{INSULTS}|{INSULTS_AIMED}|{ADJECTIVES}|nobody|nothing|an animal|animals)\b",
+    rf"\b{YOU_ARE} {NOT}(?:(?:such|so|an?|the|just|nothing "
+    rf"but|really|truly|literally|one|clearly|pure|being) )*(?:{ADJECTIVES_BEFORE} "
+    rf")?(?:{INSULTS}|{INSULTS_AIMED}|{ADJECTIVES}|nobody|nothing|an animal|animals)\b",
     rf"\b(?:what|such) an? (?:{ADJECTIVES_BEFORE} )?{INSULTS}\b",
     rf"\b(?:this|that|these|those) (?:{ADJECTIVES_BEFORE} )?{INSULTS}\b",
     rf"\b{ADJECTIVES_BEFORE} {INSULTS}\b",
     rf"\b{ADJECTIVES} {INSULTS_AIMED}\b",
-    rf"\b(?:dumbest|stupidest|most idiotic|most retarded|most moronic) (?:take|comment|post|thing|idea|argument|opinion|article|question)\b",
-    rf"\b(?:sad|pathetic|poor|sorry) excuse for an? (?:human|person|man|woman|parent|mother|father|journalist|player|being)",
+    rf"\b(?:dumbest|stupidest|most idiotic|most retarded|most moronic) "
+    rf"(?:take|comment|post|thing|idea|argument|opinion|article|question)\b",
+    rf"\b(?:sad|pathetic|poor|sorry) excuse for an? "
+    rf"(?:human|person|man|woman|parent|mother|father|journalist|player|being)",
     rf"\bwaste of (?:space|oxygen|skin|sperm|a human)\b",
     rf"\b(?:as|so) {ADJECTIVES} as (?:you|u) (?:are|r)\b",
-    rf"\b{YOUR} (?:\w+ )?(?:is|are) {NOT}(?:as |so |just |complete |absolute |total )?(?:stupid|dumb|idiotic|moronic|worthless|pathetic|disgusting|braindead|trash|garbage)\b",
+    rf"\b{YOUR} (?:\w+ )?(?:is|are) {NOT}(?:as |so |just |complete |absolute |total "
+    rf")?(?:stupid|dumb|idiotic|moronic|worthless|pathetic|disgusting|braindead|trash|garbage)\b",
     rf"\bhow (?:stupid|dumb|thick|ignorant|pathetic|brainless) (?:can |are )?(?:you|u)\b",
     # threats: "i'll break your face", "i will find you", "watch your back"
-    rf"\b{WILL} (?:\w+ )?(?:{VIOLENT} (?:{YOU}|{YOUR}|him|her|them)|{VIOLENT_YOU} (?:{YOU}|{YOUR}))\b",
+    rf"\b{WILL} (?:\w+ )?(?:{VIOLENT} (?:{YOU}|{YOUR}|him|her|them)|{VIOLENT_YOU} "
+    rf"(?:{YOU}|{YOUR}))\b",
     rf"\b{WILL} run (?:{YOU}|him|her|them) over\b",
-    rf"\b(?:i'll|i will|we'll|we will|i'm gonna|im gonna|gonna) (?:find|hunt) (?:you|u)(?: down)?\b(?! a | an | some| the | something| anything| another| one| out| in )",
+    rf"\b(?:i'll|i will|we'll|we will|i'm gonna|im gonna|gonna) (?:find|hunt) (?:you|u)(?: "
+    rf"down)?\b(?! a | an | some| the | something| anything| another| one| out| in )",
     rf"\bmake (?:{YOU}|him|her|them) (?:pay|regret|suffer|bleed)\b",
-    rf"\b(?:you'll|you will|youll|u will|you're gonna|you are going to) (?:regret this|regret it|be sorry|get what's coming|never work in)",
-    rf"\bwatch {YOUR} back\b|\b(?:keep \w+(?: \w+)?|say that again|try me|do that again|come here) and see what happens\b|\bi know where (?:you|u) live\b|\bsleep with one eye open\b",
+    rf"\b(?:you'll|you will|youll|u will|you're gonna|you are going to) (?:regret this|regret "
+    rf"it|be sorry|get what's coming|never work in)",
+    rf"\bwatch {YOUR} back\b|\b(?:keep \w+(?: \w+)?|say that again|try me|do that again|come here) "
+    rf"and see what happens\b|\bi know where (?:you|u) live\b|\bsleep with one eye open\b",
     rf"\b(?:you're|you are|ur|youre|u r) (?:so dead|dead meat|a dead man|done for|dead to me)\b",
     rf"\bteach (?:{YOU}|him|her|them|this|that) (?:\w+ )?(?:\w+ )?(?:a )?lesson\b",
     rf"\b(?:{VIOLENT}|{VIOLENT_YOU}) {YOUR} (?:face|head|teeth|skull|throat|kneecaps|jaw|nose)\b",
     rf"\b(?:put|send) (?:{YOU}|him|her|them) in (?:the|a) (?:ground|grave|hospital|morgue)\b",
     rf"\b(?:i|we) know (?:{YOUR}|where {YOU}) (?:address|live|work|school|kids|family)\b",
-    rf"\bknock (?:\w+ )?(?:\w+ )?(?:grin|smile|teeth|head|block) (?:off|in|out)\b|\bteeth knocked (?:in|out)\b",
+    rf"\bknock (?:\w+ )?(?:\w+ )?(?:grin|smile|teeth|head|block) (?:off|in|out)\b|\bteeth knocked "
+    rf"(?:in|out)\b",
     # wishes of harm, telling someone to die or vanish
-    rf"\bhope (?:{YOU}|he|she|they|someone|somebody|your \w+)(?: \w+)? (?:{HARM}|gets? (?:cancer|hit|run over|shot|raped|killed|what)|runs? (?:you|u) over|drops? dead)",
-    rf"\b(?:kill|hang|shoot) (?:yourself|urself|yourselves)\b(?! in the foot)|\bkys\b|\bdrop dead\b|\bgo die\b|\bdie in a (?:fire|hole|ditch)\b|\b(?:rot|burn) in hell\b",
-    rf"\b{SUBJECT} (?:should|ought to|deserve to|needs? to|must) be (?:shot|hanged|killed|put down|gassed|deported|locked up|euthanized|euthanised|castrated|exterminated|wiped out|sterilized|sterilised|lynched|thrown out)\b",
-    rf"\b(?:you|u|he|she|they) (?:deserve|deserves) (?:to die|to suffer|to rot|every bad thing|what's coming|to be (?:beaten|shot|killed|hanged|raped|hurt|punched|slapped))",
-    rf"\b(?:should|deserves? to|hope (?:you|u|he|she|they)) (?:get|gets) (?:cancer|aids|hit by a (?:car|bus|truck|train))\b",
-    rf"\b(?:fired|launched|shot|thrown) into the sun\b|\bgo play (?:in|on) (?:the )?(?:traffic|highway|freeway|motorway)\b",
-    rf"\b(?:world|planet|internet|gene pool|everyone|we) (?:would be|is|are|'d be) better (?:off )?without (?:you|u|them|people like)\b",
-    rf"\bdo (?:everyone|us all|the world|us) a (?:favour|favor) and (?:die|disappear|leave|quit|shut up|go away|delete)",
-    rf"\b(?:nobody|no one|noone) (?:would|will) (?:care|notice) if (?:you|u) (?:died|disappeared|were gone|left|vanished)\b",
-    rf"\b(?:nobody|no one|noone) (?:will |would )?(?:ever )?(?:love|loves|like|likes|want|wants|cares about|care about|misses|miss) (?:{YOU}|u)\b",
-    rf"\bgo back to (?:the (?:sewer|gutter|cave|swamp|zoo|jungle)|your (?:country|cave|hole|kitchen|sewer))|\b(?:sewer|gutter|cave|rock) (?:you|u) (?:crawled|came|climbed|slithered)",
+    rf"\bhope (?:{YOU}|he|she|they|someone|somebody|your \w+)(?: \w+)? (?:{HARM}|gets? "
+    rf"(?:cancer|hit|run over|shot|raped|killed|what)|runs? (?:you|u) over|drops? dead)",
+    rf"\b(?:kill|hang|shoot) (?:yourself|urself|yourselves)\b(?! in the foot)|\bkys\b|\bdrop "
+    rf"dead\b|\bgo die\b|\bdie in a (?:fire|hole|ditch)\b|\b(?:rot|burn) in hell\b",
+    rf"\b{SUBJECT} (?:should|ought to|deserve to|needs? to|must) be (?:shot|hanged|killed|put "
+    rf"down|gassed|deported|locked up|euthanized|euthanised|castrated|exterminated|wiped "
+    rf"out|sterilized|sterilised|lynched|thrown out)\b",
+    rf"\b(?:you|u|he|she|they) (?:deserve|deserves) (?:to die|to suffer|to rot|every bad "
+    rf"thing|what's coming|to be (?:beaten|shot|killed|hanged|raped|hurt|punched|slapped))",
+    rf"\b(?:should|deserves? to|hope (?:you|u|he|she|they)) (?:get|gets) (?:cancer|aids|hit by a "
+    rf"(?:car|bus|truck|train))\b",
+    rf"\b(?:fired|launched|shot|thrown) into the sun\b|\bgo play (?:in|on) (?:the "
+    rf")?(?:traffic|highway|freeway|motorway)\b",
+    rf"\b(?:world|planet|internet|gene pool|everyone|we) (?:would be|is|are|'d be) better (?:off "
+    rf")?without (?:you|u|them|people like)\b",
+    rf"\bdo (?:everyone|us all|the world|us) a (?:favour|favor) and "
+    rf"(?:die|disappear|leave|quit|shut up|go away|delete)",
+    rf"\b(?:nobody|no one|noone) (?:would|will) (?:care|notice) if (?:you|u) "
+    rf"(?:died|disappeared|were gone|left|vanished)\b",
+    rf"\b(?:nobody|no one|noone) (?:will |would )?(?:ever "
+    rf")?(?:love|loves|like|likes|want|wants|cares about|care about|misses|miss) (?:{YOU}|u)\b",
+    rf"\bgo back to (?:the (?:sewer|gutter|cave|swamp|zoo|jungle)|your "
+    rf"(?:country|cave|hole|kitchen|sewer))|\b(?:sewer|gutter|cave|rock) (?:you|u) "
+    rf"(?:crawled|came|climbed|slithered)",
     # dehumanising talk about a group: "all x are terrorists", "illegals are criminals"
-    rf"\b(?:all|these|those|every|most|the) {GROUP} (?:are|is) {NOT}(?:all |just |nothing but |a |the )?(?:\w+ )?{DEHUMANISING}\b",
+    rf"\b(?:all|these|those|every|most|the) {GROUP} (?:are|is) {NOT}(?:all |just |nothing but |a "
+    rf"|the )?(?:\w+ )?{DEHUMANISING}\b",
     rf"\b{GROUP} are {NOT}(?:all |just |nothing but )?(?:a )?{DEHUMANISING}\b",
     rf"\b(?:these|those) {DEHUMANISING_PEOPLE} (?:should|need|must|deserve|are|have)\b",
-    rf"\bthey are (?:a |all |just |nothing but )?(?:disease|plague|cancer|infestation|vermin|subhuman|subhumans|savages|scum|filth)\b",
-    rf"\b(?:(?:all|these|those|the) )?(?:{IDENTITY}|(?:trans|gay|black|white|jewish|muslim|disabled|fat|old|poor) people) (?:are|is) {NOT}(?:all |just |so |really |simply |a bunch of )?(?:mentally ill|sick in the head|disgusting|evil|inferior|stupid|lazy|filthy|subhuman|worthless|a disease|a drain|a burden|a plague|a cancer)\b",
-    rf"\b{IDENTITY} (?:should|must) (?:not|never) be (?:allowed|let|given|trusted)\b|\bsend (?:them|\w+s) (?:all )?back\b",
-    rf"\btypical (?:woman|female|muslim|immigrant|liberal|libtard|leftist|feminist|boomer|millennial|democrat|republican|gay|jew|mexican|arab|black)\b",
+    rf"\bthey are (?:a |all |just |nothing but "
+    rf")?(?:disease|plague|cancer|infestation|vermin|subhuman|subhumans|savages|scum|filth)\b",
+    rf"\b(?:(?:all|these|those|the) "
+    rf")?(?:{IDENTITY}|(?:trans|gay|black|white|jewish|muslim|disabled|fat|old|poor) people) "
+    rf"(?:are|is) {NOT}(?:all |just |so |really |simply |a bunch of )?(?:mentally ill|sick in the "
+    rf"head|disgusting|evil|inferior|stupid|lazy|filthy|subhuman|worthless|a disease|a drain|a "
+    rf"burden|a plague|a cancer)\b",
+    rf"\b{IDENTITY} (?:should|must) (?:not|never) be (?:allowed|let|given|trusted)\b|\bsend "
+    rf"(?:them|\w+s) (?:all )?back\b",
+    rf"\btypical "
+    rf"(?:woman|female|muslim|immigrant|liberal|libtard|leftist|feminist|boomer|millennial|democrat|republican|gay|jew|mexican|arab|black)\b",
     rf"\b(?:stay|get back|go back|belong) (?:in|to) the kitchen\b",
     rf"\b{DEHUMANISING},? (?:every|each|all) (?:single )?(?:one|last one) of them\b",
 ]
 # A pattern is tried only on the words around one of its triggers, the words that name abuse
 # (trying all patterns over a whole window cost 100 us a window; most windows have no trigger).
 _KEY = frozenset(" ".join(alt[3:-1].replace("|", " ") for alt in (
-    INSULTS, INSULTS_AIMED, ADJECTIVES, DEHUMANISING, DEHUMANISING_PEOPLE, VIOLENT, VIOLENT_YOU, HARM)).split()) | frozenset("""
+    INSULTS, INSULTS_AIMED, ADJECTIVES, DEHUMANISING, DEHUMANISING_PEOPLE, VIOLENT, VIOLENT_YOU,
+    HARM)).split()) | frozenset("""
     excuse waste thick find hunt pay regret bleed coming work sorry back happens live eye dead
     lesson ground grave hospital morgue hope kys yourself urself yourselves hell shot hanged killed
     gassed deported locked euthanized euthanised castrated exterminated wiped sterilized sterilised
-    lynched thrown deserve deserves without everyone favour favor nobody noone nothing animal animals meat loves likes wants cares
-    misses sewer gutter cave rock address grin teeth sun traffic highway freeway motorway kitchen
-    typical allowed trusted send run over care notice mentally ill inferior drain burden evil filthy lazy dumbest stupidest idiotic retarded moronic""".split())
+    lynched thrown deserve deserves without everyone favour favor nobody noone nothing animal
+    animals meat loves likes wants cares misses sewer gutter cave rock address grin teeth sun
+    traffic highway freeway motorway kitchen typical allowed trusted send run over care notice
+    mentally ill inferior drain burden evil filthy lazy dumbest stupidest idiotic retarded
+    moronic""".split())
 PATTERNS = [re.compile(p) for p in _PATTERNS]
 TRIGGERS: dict[str, tuple[int, ...]] = {}
 for _n, _p in enumerate(_PATTERNS):
     _words = set(re.findall(r"[a-z@']+", re.sub(r"\(\?!.*?\)|\\[a-z]", " ", _p))) & _KEY
-    assert _words, f"abuse pattern {_n} has no trigger word"
+    if not _words:  # it would never be tried
+        raise ValueError(f"abuse pattern {_n} has no trigger word: {_p}")
     for _w in _words:
         TRIGGERS[_w] = TRIGGERS.get(_w, ()) + (_n,)
 SPAN = 8  # words either side of a trigger that a pattern may reach
