@@ -110,7 +110,7 @@ def fit_combiner() -> dict:
     from scipy.optimize import minimize_scalar
     from sklearn.linear_model import LogisticRegression
 
-    from stages.toxicity import COMBINER, SIGNALS, Scorers, ToxicityConfig, combiner_features
+    from stages.toxicity import COMBINER, FLOOR, SIGNALS, Scorers, ToxicityConfig, combiner_features, log_odds
 
     scorers = Scorers(ToxicityConfig(combine="max"))
     _, held = split(load())
@@ -130,19 +130,20 @@ def fit_combiner() -> dict:
         w.append(np.full(len(texts), 1 / len(texts)))  # each part weighs the same
     X, y, w = np.vstack(list(features.values())), np.concatenate(y), np.concatenate(w)
     w = w * np.where(y, 0.5 / w[y].sum(), 0.5 / w[~y].sum()) * len(y)  # both classes weigh the same
-    learnt, abuse = list(range(len(SIGNALS) - 1)), len(SIGNALS) - 1
-    assert SIGNALS[abuse] == "tox_abuse"
+    abuse = SIGNALS.index("tox_abuse")
+    learnt = [i for i in range(len(SIGNALS)) if i != abuse]
     lr = LogisticRegression(C=1.0, max_iter=5000).fit(X[:, learnt], y, sample_weight=w)
     z = X[:, learnt] @ lr.coef_[0] + lr.intercept_[0]
-    excess = X[:, abuse] - X[:, abuse].min()  # 0 without a match (the clip's floor)
+    floor = float(log_odds(FLOOR["tox_abuse"], FLOOR["tox_abuse"]))
+    excess = X[:, abuse] - floor  # 0 without a match
 
     def loss(k: float) -> float:
         p = np.clip(1 / (1 + np.exp(-(z + k * excess))), 1e-12, 1 - 1e-12)
         return -float((w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum())
 
     k = float(minimize_scalar(loss, bounds=(0.0, 20.0), method="bounded").x)
-    coef = np.r_[lr.coef_[0], k]
-    intercept = float(lr.intercept_[0]) - k * float(X[:, abuse].min())
+    coef = np.insert(lr.coef_[0], abuse, k)
+    intercept = float(lr.intercept_[0]) - k * floor
 
     def predict(x: np.ndarray) -> np.ndarray:
         return 1 / (1 + np.exp(-(x @ coef + intercept)))
