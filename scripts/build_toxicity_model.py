@@ -36,6 +36,7 @@ import json
 import random
 import sys
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -168,11 +169,17 @@ def fit_combiner() -> dict:
     return spec
 
 
-def reference_half(which: int) -> list[str]:
-    """The reference documents with an even (0) or odd (1) index."""
+@lru_cache(maxsize=1)
+def reference_texts() -> tuple[str, ...]:
+    """The reference documents' texts, read once per build (fastText's half and the combiner's)."""
     from scripts.build_quality_model import reference
 
-    return [text for i, (_, text) in enumerate(reference()) if i % 2 == which]
+    return tuple(text for _, text in reference())
+
+
+def reference_half(which: int) -> list[str]:
+    """The reference documents with an even (0) or odd (1) index."""
+    return [text for i, text in enumerate(reference_texts()) if i % 2 == which]
 
 
 def passages(texts: list[str], rng: random.Random) -> list[str]:

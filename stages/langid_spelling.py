@@ -84,7 +84,7 @@ _MARKERS = {
         privrede privredni privredna fabrika fabrike ubistvo ubistva ubica advokat advokata tužilaštvo
         tužilaštva sportista sportisti štampa ostrvo ostrva ostrvu nosilac uopšte saradnja saradnje
         saradnji saradnju saradnik saradnici sarađivati računar računara računaru računari tastatura
-        tastature štampač štampača unutrašnji unutrašnja unutrašnje unutrašnjih unutrašnjeg da_li kafa
+        tastature štampač štampača unutrašnji unutrašnja unutrašnje unutrašnjih unutrašnjeg da_li modal_da kafa
         milion miliona milione milionima milionski milionska milionskih procenat procenta procenata
         procentu procentima nivo nivoa nivou nivoom stepen stepena stepenu učesnik učesnika učesnici
         učesnicima saobraćaj saobraćaja saobraćaju saobraćajni saobraćajna saobraćajne saobraćajnoj
@@ -143,7 +143,10 @@ MODALS_BEFORE_DA = frozenset("""treba trebalo trebaju može mogu možemo možete
     moraju moramo morate morao morala morali hoće hoćemo hoćete neće nećemo nećete počeo počela počelo
     počeli počinje počinju nastavio nastavila nastavili nastavlja nastavljaju pokušava pokušavaju
     uspio uspjela uspjeli uspeo uspela uspeli""".split())
-MARKERS["modal_da"] = ("bs", "sr")
+# Two-word markers, written with "_" above, by their (first, second) word: "da li" (Croatian asks
+# "je li", "ima li"), "sama ada" (Malay "whether"; Indonesian "apakah"), a modal verb and "da".
+TWO_WORD_MARKERS = ({tuple(m.split("_")): m for m in MARKERS if "_" in m and m != "modal_da"}
+                    | {(modal, "da"): "modal_da" for modal in MODALS_BEFORE_DA})
 _WORD = re.compile(r"[^\W\d_]+")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]+")
 # .dic lines spylls must read itself: data tags (tab, "xy:"), escaped slashes, a leading slash,
@@ -179,12 +182,8 @@ def marker_words(text: str) -> list[str]:
             word = ""  # a piece of a compound ("ko-autor", "pred-zavisnost") is not the word
         elif word in MARKERS:
             found.append(word)
-        elif before == "da" and word == "li":  # Croatian asks "je li", "ima li"
-            found.append("da_li")
-        elif before in MODALS_BEFORE_DA and word == "da":  # "može da dođe": Croatian "može doći"
-            found.append("modal_da")
-        elif before == "sama" and word == "ada":  # Malay "whether"; Indonesian "apakah"
-            found.append("sama_ada")
+        elif (before, word) in TWO_WORD_MARKERS:
+            found.append(TWO_WORD_MARKERS[before, word])
         before = word
     return found
 

@@ -17,8 +17,7 @@ from bench.pii_eval import SHARED, clean_sets
 from bench.toxicity_eval import prf, sample_clean
 from pipeline.config import ConfigError
 from scripts.build_toxicity_model import comments, load, passages, raw_text, split, tuning
-from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize
-from stages.toxicity import words_of
+from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize, words_of
 from stages.toxicity_abuse import hits
 from stages.toxicity_bilstm import JigsawBiLSTM, _TokenizerUnpickler
 
