@@ -69,6 +69,7 @@ TOX_MODEL = models/toxicity/combiner.json
 toxicity-model: $(TOX_MODEL)
 
 $(TOX_MODEL): $(STAMP) scripts/build_toxicity_model.py stages/toxicity.py stages/toxicity_bilstm.py stages/toxicity_abuse.py \
+		stages/toxicity_profanity.py \
 		data/toxicity/davidson/labeled_data.csv.gz data/toxicity/comments/toxic.txt data/toxicity/comments/clean.txt \
 		data/reference/reference-en.jsonl.zst
 	$(BIN)/python scripts/build_toxicity_model.py

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The toxicity stage's models (`make toxicity-model`): the fastText classifier, the Jigsaw BiLSTM
-converted out of its wheel, and the logistic regression that combines the five signals.
+and alt-profanity-check's linear model converted out of their wheels, and the logistic regression
+that combines the five signals.
 
     python scripts/build_toxicity_model.py
 
@@ -212,6 +213,7 @@ def main() -> int:
     import fasttext
 
     from stages.toxicity_bilstm import convert
+    from stages.toxicity_profanity import convert as convert_profanity
 
     train, held_out = split(load())
     MODEL.parent.mkdir(parents=True, exist_ok=True)
@@ -232,6 +234,7 @@ def main() -> int:
           f"clean reference passages; "
           f"{len(held_out):,} held out (half of them tune the combiner)")
     print(f"{convert()}: the Jigsaw BiLSTM out of its wheel")
+    print(f"{convert_profanity()}: alt-profanity-check's vectoriser and SVMs out of its wheel")
     spec = fit_combiner()
     print(f"combiner: coefficients {dict(zip(spec['signals'], spec['coef']))}, intercept {spec['intercept']}; "
           f"max_toxicity {spec['max_toxicity']} rejects "

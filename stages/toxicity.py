@@ -6,8 +6,8 @@
   words); `tox_words` = that fraction / `wordlist_saturation`, capped at 1.
 - fastText supervised classifier trained by `make toxicity-model` on the Davidson tweets (MIT,
   bundled), mentions and URLs normalised as in training; `tox_fasttext` = P(toxic).
-- alt-profanity-check, a linear model shipped in its wheel and trained on other comments;
-  `tox_profanity` = P(profane).
+- alt-profanity-check, a linear model shipped in its wheel and trained on other comments, run
+  with numpy (`stages/toxicity_profanity.py`); `tox_profanity` = P(profane).
 - a BiLSTM trained on Jigsaw's Wikipedia talk-page comments (`stages/toxicity_bilstm.py`);
   `tox_jigsaw` = P(toxic).
 - abuse aimed at someone, by its shape (`stages/toxicity_abuse.py`): insults, threats, wishes of
@@ -239,9 +239,9 @@ class Scorers:
             self.ft = fasttext.load_model(str(MODEL))
         self.profanity = None
         if cfg.use_profanity_check:
-            from profanity_check import predict_prob
+            from stages.toxicity_profanity import ProfanityModel
 
-            self.profanity = predict_prob
+            self.profanity = ProfanityModel().score
         self.jigsaw = None
         if cfg.use_jigsaw:
             from stages.toxicity_bilstm import JigsawBiLSTM

@@ -1,7 +1,7 @@
 """toxicity: word lists with word boundaries and languages, the combined score on the test halves
 (tweets, written comments), false positives on clean prose, insults and threats without swear
-words, the abuse patterns and their ordinary-use look-alikes, the Jigsaw BiLSTM port, and the
-stage's columns and rejections."""
+words, the abuse patterns and their ordinary-use look-alikes, the Jigsaw BiLSTM and
+alt-profanity-check ports, and the stage's columns and rejections."""
 from __future__ import annotations
 
 import numpy as np
@@ -20,6 +20,7 @@ from scripts.build_toxicity_model import comments, load, passages, raw_text, spl
 from stages.toxicity import COMBINER, Scorers, Toxicity, ToxicityConfig, flagged_fraction, normalize, words_of
 from stages.toxicity_abuse import hits
 from stages.toxicity_bilstm import JigsawBiLSTM, _TokenizerUnpickler
+from stages.toxicity_profanity import ProfanityModel
 
 
 @pytest.fixture(scope="module")
@@ -152,6 +153,17 @@ def test_jigsaw_bilstm_reads_like_the_original():
     assert len(model.ids("the " * 150)) == 100
     p = model.score(["You are so dumb and stupid!", "Thank you for the references, I added them to the article.", ""])
     assert p[0] > 0.9 and p[1] < 0.05 and 0 <= p[2] <= 1
+
+
+def test_profanity_port_gives_the_wheels_probabilities():
+    from profanity_check import predict_prob
+
+    texts = ["You are so dumb and stupid!", "Thank you for the references, I added them to the article.", "",
+             "the and of it", "Shit, the build broke again: the the THE linker can't find libfoo.so.2",
+             "Ünïcödé wörds and a fucking Straße, 42 times", "a\nb c\td ee ff's gg’s"]
+    texts += list(raw_text(range(0, 3000, 7)).values())  # Davidson tweets, as written
+    assert np.abs(ProfanityModel().score(texts) - predict_prob(texts)).max() < 1e-9
+    assert ProfanityModel().score([]).shape == (0,)
 
 
 def test_tokenizer_unpickler_refuses_code(tmp_path):
