@@ -94,7 +94,8 @@ def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
 # (data/toxicity/comments/README.md says how far each is from a held-out set).
 LATER_COMMENTS = {"social": "social-media replies", "forum": "forum and news comments",
                   "sealed": "comments sealed until the abuse patterns were fixed",
-                  "blind": "comments written before the patterns' last change, scored after it"}
+                  "blind": "comments written before the patterns' last change, scored after it",
+                  "unseen": "comments written after every change, scored once"}
 
 
 def later_comments(name: str) -> list[tuple[str, bool]]:
