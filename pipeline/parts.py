@@ -7,11 +7,13 @@ and renamed when complete; in an object store its upload completes or it never a
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -34,6 +36,15 @@ def sha256_file(path: str | os.PathLike | Loc) -> str:
 
 def atomic_write_bytes(path: str | os.PathLike | Loc, data: bytes) -> None:
     Loc(path).write_bytes(data)
+
+
+def atomic_write_arrays(path: Path, arrays: dict) -> Path:
+    """Named numpy arrays in one .npz (a model's weights), written whole or not at all."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
 
 
 def parquet_file(path: str | os.PathLike | Loc) -> pq.ParquetFile:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.parts import atomic_write_arrays
+
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models/toxicity/jigsaw_bilstm.npz"
 WHEEL = "toxic-comment-classifier==0.3.0"
@@ -71,11 +73,7 @@ def convert(out: Path = MODEL) -> Path:
         for layer, name in (("dense", "hidden"), ("dense_1", "out")):
             arrays[f"{name}_w"] = layers[f"{layer}/vars/0"][()]
             arrays[f"{name}_b"] = layers[f"{layer}/vars/1"][()]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)
-    return out
+    return atomic_write_arrays(out, arrays)
 
 
 class JigsawBiLSTM:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.parts import atomic_write_arrays
+
 REPO = Path(__file__).resolve().parents[1]
 MODEL = REPO / "models/toxicity/profanity_linear.npz"
 WHEEL = "alt-profanity-check==1.9.1"
@@ -47,11 +49,7 @@ def convert(out: Path = MODEL) -> Path:
         "calib_a": np.array([c.calibrators[0].a_ for c in folds], np.float64),
         "calib_b": np.array([c.calibrators[0].b_ for c in folds], np.float64),
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(out)
-    return out
+    return atomic_write_arrays(out, arrays)
 
 
 class ProfanityModel:
