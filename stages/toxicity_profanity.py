@@ -36,10 +36,10 @@ def convert(out: Path = MODEL) -> Path:
                 "sublinear_tf": False, "binary": False, "strip_accents": None, "preprocessor": None,
                 "tokenizer": None, "token_pattern": _TOKEN.pattern}
     changed = {k: params[k] for k, v in expected.items() if params[k] != v}
-    if changed or model.method != "sigmoid" or list(model.classes_) != [0, 1]:
-        raise ValueError(f"{WHEEL}: a vectoriser or model this conversion does not reproduce: {changed}")
     words = sorted(vec.vocabulary_, key=vec.vocabulary_.get)
-    assert [vec.vocabulary_[w] for w in words] == list(range(len(words)))
+    if (changed or model.method != "sigmoid" or list(model.classes_) != [0, 1]
+            or [vec.vocabulary_[w] for w in words] != list(range(len(words)))):
+        raise ValueError(f"{WHEEL}: a vectoriser or model this conversion does not reproduce: {changed}")
     folds = model.calibrated_classifiers_
     arrays = {
         "words": np.array(words),
