@@ -149,6 +149,8 @@ def test_jigsaw_bilstm_reads_like_the_original():
     model = JigsawBiLSTM()
     # Keras' tokenizer: lower case, punctuation to spaces, unknown words dropped, last 100 kept
     assert model.ids("The THE, the!") == [1, 1, 1]
+    # tabs and newlines are among its filters; other white space is part of a word, as in Keras
+    assert model.ids("the\tthe\nthe  the\xa0the") == [1, 1, 1]
     assert model.ids("qwzxv") == []
     assert len(model.ids("the " * 150)) == 100
     p = model.score(["You are so dumb and stupid!", "Thank you for the references, I added them to the article.", ""])
