@@ -95,7 +95,8 @@ def comments() -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
 LATER_COMMENTS = {"social": "social-media replies", "forum": "forum and news comments",
                   "sealed": "comments sealed until the abuse patterns were fixed",
                   "blind": "comments written before the patterns' last change, scored after it",
-                  "unseen": "comments written after every change, scored once"}
+                  "unseen": "comments written after every change, scored once",
+                  "fresh": "comments written before a pattern change that was then dropped"}
 
 
 def later_comments(name: str) -> list[tuple[str, bool]]:
