@@ -16,9 +16,11 @@ Test sets (the combiner is fitted on the other halves, scripts/build_toxicity_mo
   replies (social_*.txt; read while choosing the combiner's weighting and writing the abuse
   patterns), forum and news comments (forum_*.txt; patterns revised after their first reading),
   comments sealed until the patterns were first fixed (sealed_*.txt; read once, then used to pick
-  the threshold rule's margin and the combiner's two-step fit), and comments written before the
-  patterns' last change and scored once after it (blind_*.txt): the last is the nearest to a
-  held-out figure, by the same author.
+  the threshold rule's margin and the combiner's two-step fit), comments written before the
+  patterns' last change and scored once after it (blind_*.txt), comments written after every change
+  and scored once (unseen_*.txt), and comments committed before a pattern change that, scored once
+  with and without it, moved them not at all and was dropped (fresh_*.txt): the last three are the
+  nearest to held-out figures, by the same author.
 - Clean prose, where every rejection is a false positive: the bundled sample's books, WikiText
   and Debian handbook (9 languages, language from the langid stage), the 17 Gutenberg books kept
   out of the reference, the sample's Python documentation and English handbook pages. The
