@@ -252,9 +252,10 @@ class Scorers:
     def score(self, texts: list[str], langs: list[str | None]) -> dict[str, np.ndarray]:
         n = len(texts)
         by_text = [word_windows(t, WINDOW_WORDS, self.cfg.windows) for t in texts]
-        is_english = [l is None or l.split("-")[0] == "en" for l in langs]
+        # the models learnt English: other languages are not scored by them (0), the lists speak
+        english = np.flatnonzero([l is None or l.split("-")[0] == "en" for l in langs])
         tokens = [[words_of(w) for w in windows] for windows in by_text]
-        for i in np.flatnonzero(is_english):
+        for i in english:
             named = [without_listed_names(w, t) for w, t in zip(by_text[i], tokens[i])]
             by_text[i], tokens[i] = [w for w, _ in named], [t for _, t in named]
         # the word lists read the same windows as the models: a fraction of at most 300 words
@@ -262,8 +263,6 @@ class Scorers:
                               / self.cfg.wordlist_saturation)
                           for w, toks, l in zip(by_text, tokens, langs)], dtype=np.float32)
         out = {"tox_words": words}
-        # the models learnt English: other languages are not scored by them (0), the lists speak
-        english = np.flatnonzero(is_english)
         windows = [w for i in english for w in by_text[i]]
         owner = np.repeat(np.arange(len(english)), [len(by_text[i]) for i in english])
         per_text = np.bincount(owner, minlength=len(english))
