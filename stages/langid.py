@@ -79,15 +79,18 @@ PAIR_MARGIN = 0.1
 # the product of the two models' beliefs: a belief under FLOOR counts as FLOOR (lid.176 names no
 # probability under 1e-5; Lingua's tail is noise), a language a model does not know as UNKNOWN
 FLOOR, UNKNOWN = 1e-4, 1e-3
-# pairs the product of the two models does not separate: lid.176 names the group of Bosnian and
+# groups the product of the two models does not separate: lid.176 names the group of Bosnian and
 # Croatian, Bokmål and Nynorsk but not the variety (Bosnian in 8 % of Bosnian news sentences), and
-# lacks Zulu and Xhosa, Sesotho and Setswana, which Lingua's low-accuracy trigrams confuse. Where the
-# answer is one of a pair, Lingua's full models of the pair alone choose. Serbian is not among them:
-# Lingua learnt it in Cyrillic, and a Latin text both models name Serbian stays so (the spelling
-# vote, after, decides between the three)
-VARIETY_PAIRS = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
+# lacks Zulu and Xhosa, Sesotho and Setswana, which Lingua's low-accuracy trigrams confuse, as they
+# confuse short Cyrillic Serbian with Macedonian or Bulgarian ("Величина иконица на траци" Macedonian
+# at 0.54 against lid.176's Serbian at 0.99). Where the answer is one of a group, Lingua's full models
+# of the group alone choose. Lingua learnt Serbian in Cyrillic only: on a Latin text the Cyrillic
+# group's models find no language and the answer stands (the spelling vote, after, decides between
+# Bosnian, Croatian and Serbian)
+VARIETY_GROUPS = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
                  "no": ("no", "nn"), "nn": ("no", "nn"),
-                 "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn")}
+                 "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn"),
+                 "sr": ("sr", "mk", "bg"), "mk": ("sr", "mk", "bg"), "bg": ("sr", "mk", "bg")}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"
@@ -356,7 +359,11 @@ class Langid(Stage):
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
         wanted = self._filtered_to()
-        for i in np.flatnonzero(np.isin(lang, list(GROUP_OF))):
+        at = np.flatnonzero(np.isin(lang, list(GROUP_OF)))
+        # the dictionaries are of the Latin-script standards: a Cyrillic Serbian text's few Latin
+        # tokens ("LOCAL", "s") must not outvote its Cyrillic words
+        latin = dominant_script(texts.take(pa.array(at, pa.int64()))) == "Latin" if len(at) else []
+        for i in at[latin]:
             group = GROUP_OF[lang[i]]
             if wanted is not None and wanted.isdisjoint(group):
                 continue
@@ -468,23 +475,24 @@ class Langid(Stage):
         return set(cfg.languages) if cfg.languages and not cfg.second_opinion_on_rejected else None
 
     def _variety(self, texts: pa.Array, lang: np.ndarray) -> None:
-        """Where `lang` is one of VARIETY_PAIRS, the variety Lingua's high-accuracy models of
+        """Where `lang` is one of VARIETY_GROUPS, the variety Lingua's high-accuracy models of
         that group's languages alone find likeliest on the head (in place). Both models' beliefs
         are a poor guide there: lid.176 cannot tell the varieties apart, and Lingua's low-accuracy
-        trigrams over 75 languages trail its full models there. The full models of two languages
-        cost 35-90 MB and ~0.5 s to load per process, ~0.2 ms a 600-character head; few texts get here.
+        trigrams over 75 languages trail its full models there. The full models of two or three
+        languages cost 35-90 MB and ~0.5 s to load per process, ~0.2 ms a 600-character head; few
+        texts get here.
         With a filter of languages, texts it rejects whichever variety they are in are left alone
         (unless `second_opinion_on_rejected`)."""
         wanted = self._filtered_to()
-        at = [i for i in np.flatnonzero(np.isin(lang, list(VARIETY_PAIRS)))
-              if wanted is None
-              or not wanted.isdisjoint(GROUP_OF.get(lang[i], VARIETY_PAIRS[lang[i]]))]
+        at = [i for i in np.flatnonzero(np.isin(lang, list(VARIETY_GROUPS)))
+              if wanted is None  # the answer may move within its group here, then in the spelling vote
+              or not wanted.isdisjoint({*VARIETY_GROUPS[lang[i]], *GROUP_OF.get(lang[i], ())})]
         if not at:
             return
         heads = lingua_heads(texts.take(pa.array(at))).to_pylist()
         by_group: dict[tuple[str, ...], list[int]] = {}
         for k, i in enumerate(at):
-            by_group.setdefault(VARIETY_PAIRS[lang[i]], []).append(k)
+            by_group.setdefault(VARIETY_GROUPS[lang[i]], []).append(k)
         for group, ks in by_group.items():
             found = self._variety_detector(group).detect_languages_in_parallel_of([heads[k] for k in ks])
             for k, language in zip(ks, found):

@@ -443,8 +443,8 @@ def test_words_one_standard_uses_decide_where_the_dictionaries_tie(monkeypatch):
 def test_lingua_full_models_choose_among_varieties_lid176_reads_as_one(monkeypatch):
     """lid.176 names Bosnian in 8 % of Bosnian news sentences, and the product with Lingua's
     low-accuracy reading calls this one (written for the test) Croatian; Lingua's full models of
-    Bosnian and Croatian alone call it Bosnian. A Serbian answer is left alone, and a filter
-    without any of the varieties builds no such detector."""
+    Bosnian and Croatian alone call it Bosnian. The Cyrillic Serbian one stays Serbian, and a
+    filter without any of the varieties builds no such detector."""
     texts = pa.array(["Građani su se okupili ispred zgrade da bi izrazili nezadovoljstvo odlukom.",
                       "Током прошле недеље влада је објавила да ће општина добити хиљаду нових радних места."])
     stage = Langid(LangidConfig(dictionaries=False))
@@ -465,6 +465,26 @@ def test_lingua_full_models_choose_among_varieties_lid176_reads_as_one(monkeypat
     decided = kept.process(zulu)
     assert decided.table.column("language").to_pylist() == ["zu"] and decided.reject.to_pylist() == [None]
     assert list(langid._VARIETY_DETECTORS) == [("zu", "xh")]
+
+
+def test_cyrillic_serbian_stays_serbian(monkeypatch):
+    """Written for the test. Units in Latin letters ("m", "mm") are words the Croatian dictionary
+    accepts and the Latin Serbian one does not: the spelling vote, for Latin-script texts only, must
+    not let them outvote the Cyrillic words. A short Cyrillic phrase Lingua's trigrams read as
+    Macedonian (lid.176: Serbian at 0.99) is Serbian to the full models of Serbian, Macedonian and
+    Bulgarian; a Macedonian sentence stays Macedonian."""
+    from stages import langid_spelling
+
+    texts = pa.array(["Дужина кабла је 5 m, а пресек проводника износи 2,5 mm.",
+                      "Величина иконица на траци",
+                      "Владата денеска го усвои предлогот за буџетот за следната година."])
+    counts = langid_spelling.SPELLERS.counts(texts[0].as_py(), langid_spelling.GROUP_OF["sr"])
+    assert counts["hr"] > counts["sr"]  # what the vote would have read
+    stage = Langid(LangidConfig())
+    stage.setup()
+    assert list(stage.predict(texts)[0]) == ["sr", "sr", "mk"]
+    monkeypatch.setattr(Langid, "_variety", lambda self, texts, lang: None)
+    assert list(stage.predict(texts)[0])[1:] == ["mk", "mk"]  # the product of the two models
 
 
 def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
