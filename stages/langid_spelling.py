@@ -41,6 +41,9 @@ WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 # vocabularies (news words most: months, days, institutions). A few were added (computer words,
 # "da li", "sama ada") and a few taken out that Croatian writers use too ("sistem", "ekran",
 # "zavisnost") after reading the misses on program messages and the handbook: a tuning set for those.
+# The last lines of the first four lists (months' locatives, "unatoč"/"uprkos", "obveza"/"obaveza",
+# "osobni"/"lični", "vjerojatno"/"vjerovatno", "uhićen"/"uhapšen", "ovdje"/"ovde") are news words
+# none of the sets here holds: they moved no text of them.
 _MARKERS = {
     ('hr',): """tko netko nitko itko svatko tisuća tisuće tisuću tisućama povijest povijesti povijesni
         povijesna povijesno povijesnog povijesne povijesnih tjedan tjedna tjednu tjedno tjedne tjedana
@@ -70,7 +73,12 @@ _MARKERS = {
         dužnosnicima glasnogovornik glasnogovornika glasnogovornica zapovjednik zapovjednika
         zapovjedništvo županija županije županiji županiju županijski županijska županijske
         županijskog županijskih tijeku djelatnik djelatnika djelatnici djelatnicima uporaba uporabe
-        uporabi uporabu""",
+        uporabi uporabu
+        siječnju veljači ožujku travnju svibnju lipnju srpnju kolovoz kolovozu rujnu listopadu
+        studenog studenom prosincu unatoč sukladno primjerice temeljem obveza obveze obvezu obvezni obvezna obvezno obveznog obvezan osobni osobna osobno osobne
+        osobnih osobnog ljekarna ljekarne vjerojatno vjerojatnost vjerojatna vjerojatni priopćeno
+        uhićen uhićena uhićeni uhićenje uhitila uhitili natjecanje natjecanja natjecanju natjecatelj
+        natjecatelji obrana obrane obrani obranu""",
     ('bs', 'sr'): """ko niko iko šta hiljada hiljade hiljadu hiljadama sedmica sedmice sedmicu sedmično
         fudbal fudbala fudbalski fudbalska fudbaler fudbaleri muzika muzike muziku muzički muzička
         muzičar pozorište pozorišta pozorištu pozorišni porodica porodice porodici porodicu porodični
@@ -93,26 +101,34 @@ _MARKERS = {
         portparola komandant komandanta vazduh vazduha vazduhu vazdušni vazdušna vazdušne vazdušnog
         preduzeće preduzeća preduzeću preduzetnik preduzetnici preduzetnika organizovati organizovao
         organizovala organizovali organizovan organizovana organizovano organizovanje definisati
-        definisan definisana definisano definisane registrovan registrovana registrovani kontrolisati""",
+        definisan definisana definisano definisane registrovan registrovana registrovani kontrolisati
+        januaru februaru martu aprilu junu julu septembru oktobru novembru decembru sedmici sedmicama
+        uprkos vanredan vanredni vanredna vanredno vanredne vanrednog vanrednih juče obaveza obaveze
+        obavezu obavezni obavezna obavezno obaveznog obavezan lični lična lično lične ličnih ličnog
+        apoteka apoteke apoteci uticaj uticaja uticaju uticati poslanik poslanika poslanici
+        poslanicima odbrana odbrane odbrani odbranu uhapšen uhapšena uhapšeni uhapsila uhapsili hapšenje takmičenje takmičenja takmičenju takmičar
+        takmičari tužilac tužioca tužiocu tužilaca kancelarija kancelarije kancelariji""",
     ('bs',): """historija historije historiji historiju historijski historijska historijskog hljeb
         hljeba saopćenje saopćenja saopćio saopćila kahva kahve august augusta bezbjednost ljekar
         ljekara uposlenik uposlenici
         kanton kantona kantonu kantonalni kantonalna kantonalne kantonalnog kantonalnih obezbijediti
-        obezbijedio obezbijedila obezbijedili obezbjeđuje obezbjeđuju obezbijeđen obezbijeđena""",
+        obezbijedio obezbijedila obezbijedili obezbjeđuje obezbjeđuju obezbijeđen obezbijeđena
+        augustu saopćeno saopćenju vjerovatno vjerovatnoća vjerovatna vjerovatni""",
     ('sr',): """istorija istorije istoriji istoriju istorijski istorijska istorijskog avgust avgusta
         takođe opština opštine opštini opšti opšta opšte saopštenje saopštio saopštila bezbednost lekar
         lekara spoljni spoljnih vreme deo reč reči mesto mesta lepo lepa dete deca decu reka reke mleko
         pesma pesme vesti cena cene cenu sever severno mesec meseca meseci nedelja nedelje predsednik
         predsednika predsednica posle pre gde uvek hteo videti razumeti beli bela belo ceo celog celu
         korišćenje korišćenja korišćen uspeo uspela uspeli spoljne srećan srećna
-        obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena""",
+        obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena
+        avgustu saopšteno saopštenju verovatno verovatnoća verovatna verovatni ovde negde""",
     ('bs', 'hr'): """također opći opća opće općina općine općini uopće prije poslije gdje uvijek vrijeme
         mjesto mjesta rijeka rijeke dijete djeca djece lijepo lijep lijepa cijena cijene cijenu sjever
         mjesec mjeseca mjeseci pjesma pjesme vijesti vijest predsjednik predsjednika predsjednica tijelo
         bijeli bijela svijet svijeta vidjeti htio razumjeti djelo djela dio riječ riječi vijeće nedjelja
         nedjelje korištenje korištenja uspio uspjela uspjeli vanjski vanjska vanjske vanjskih kruh kruha
         nogomet nogometa nogometni nogometna nogometnog nogometaš nogometaši plin plina ovisi ovisno
-        ovisnost sretan sretna sretno""",
+        ovisnost sretan sretna sretno ovdje negdje""",
     ('ms',): """kerana bahawa iaitu wang sahaja kerajaan peratus polis universiti hospital kereta
         percuma selepas pejabat syarikat akhbar filem muzik kualiti aktiviti projek kempen doktor
         maklumat mahu baharu antarabangsa tempatan perniagaan pelaburan kewangan minit berbanding
