@@ -75,8 +75,9 @@ _MARKERS = {
         županijskog županijskih tijeku djelatnik djelatnika djelatnici djelatnicima uporaba uporabe
         uporabi uporabu
         siječnju veljači ožujku travnju svibnju lipnju srpnju kolovoz kolovozu rujnu listopadu
-        studenog studenom prosincu unatoč sukladno primjerice temeljem obveza obveze obvezu obvezni obvezna obvezno obveznog obvezan osobni osobna osobno osobne
-        osobnih osobnog ljekarna ljekarne vjerojatno vjerojatnost vjerojatna vjerojatni priopćeno
+        studenog studenom prosincu unatoč sukladno primjerice temeljem obveza obveze obvezu obvezni
+        obvezna obvezno obveznog obvezan osobni osobna osobno osobne osobnih osobnog ljekarna ljekarne
+        vjerojatno vjerojatnost vjerojatna vjerojatni priopćeno
         uhićen uhićena uhićeni uhićenje uhitila uhitili natjecanje natjecanja natjecanju natjecatelj
         natjecatelji obrana obrane obrani obranu""",
     ('bs', 'sr'): """ko niko iko šta hiljada hiljade hiljadu hiljadama sedmica sedmice sedmicu sedmično
@@ -106,8 +107,9 @@ _MARKERS = {
         uprkos vanredan vanredni vanredna vanredno vanredne vanrednog vanrednih juče obaveza obaveze
         obavezu obavezni obavezna obavezno obaveznog obavezan lični lična lično lične ličnih ličnog
         apoteka apoteke apoteci uticaj uticaja uticaju uticati poslanik poslanika poslanici
-        poslanicima odbrana odbrane odbrani odbranu uhapšen uhapšena uhapšeni uhapsila uhapsili hapšenje takmičenje takmičenja takmičenju takmičar
-        takmičari tužilac tužioca tužiocu tužilaca kancelarija kancelarije kancelariji""",
+        poslanicima odbrana odbrane odbrani odbranu uhapšen uhapšena uhapšeni uhapsila uhapsili
+        hapšenje takmičenje takmičenja takmičenju takmičar takmičari tužilac tužioca tužiocu tužilaca
+        kancelarija kancelarije kancelariji""",
     ('bs',): """historija historije historiji historiju historijski historijska historijskog hljeb
         hljeba saopćenje saopćenja saopćio saopćila kahva kahve august augusta bezbjednost ljekar
         ljekara uposlenik uposlenici
