@@ -301,11 +301,27 @@ class Spellers:
             self.known[key] = found
         return found
 
+    def ekavian(self, word: str) -> bool:
+        """`word` is the ekavian form of a word Croatian writes ijekavian: the Serbian dictionary
+        accepts it, the Croatian one does not, and does accept it with one "e" inside the word (not
+        its first or last letter: "make", a typo's "miše") read as "ije" or "je" ("podrazumevano" ->
+        "podrazumijevano", "zamenu" -> "zamjenu")."""
+        if not self.accepts("sr", word) or self.accepts("hr", word):
+            return False
+        for i, c in enumerate(word[:-1]):
+            if c == "e" and i > 0:
+                for reflex in ("ije", "je"):
+                    if self.accepts("hr", word[:i] + reflex + word[i + 1:]):
+                        return True
+        return False
+
     def counts(self, text: str, group: tuple[str, ...]) -> dict[str, int]:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
         word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more."""
         words = words_to_check(text)
         found = {code: sum(self.accepts(code, w) for w in words) for code in group}
+        if "sr" in found and "hr" in found:
+            found["sr"] += MARKER_WEIGHT * sum(self.ekavian(w) for w in words)
         for word in marker_words(text):
             for code in MARKERS[word]:
                 if code in found:

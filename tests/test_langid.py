@@ -487,6 +487,26 @@ def test_cyrillic_serbian_stays_serbian(monkeypatch):
     assert list(stage.predict(texts)[0])[1:] == ["mk", "mk"]  # the product of the two models
 
 
+def test_ekavian_forms_count_for_serbian():
+    """Written for the test: the same sentence in ekavian Serbian and in the ijekavian of Bosnian and
+    Croatian. An ekavian word (the Croatian dictionary takes it only with an "e" read as "ije" or
+    "je") counts MARKER_WEIGHT more for Serbian; an "e" at either end of a word is not read so
+    ("make", a typo's "miše")."""
+    from stages import langid_spelling
+
+    spellers, group = langid_spelling.SPELLERS, langid_spelling.GROUP_OF["sr"]
+    ekavian = "Podrazumevane opcije se primenjuju na svaku novu sesiju."
+    ijekavian = "Podrazumijevane opcije se primjenjuju na svaku novu sesiju."
+    assert [w for w in langid_spelling.words_to_check(ekavian) if spellers.ekavian(w)] == \
+        ["podrazumevane", "primenjuju"]
+    assert not any(spellers.ekavian(w) for w in langid_spelling.words_to_check(ijekavian))
+    assert not spellers.ekavian("make") and not spellers.ekavian("miše")
+    with_reflex = spellers.counts(ekavian, group)
+    assert with_reflex["sr"] > max(with_reflex["bs"], with_reflex["hr"])
+    without = spellers.counts(ijekavian, group)
+    assert without["sr"] <= max(without["bs"], without["hr"])
+
+
 def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
     from stages.langid_spelling import marker_words
 
