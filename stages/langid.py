@@ -335,8 +335,8 @@ class Langid(Stage):
         labels, probs = self.top_labels(texts, k)
         lang = np.where(labels[:, 0] == None, "unknown", labels[:, 0]).astype(object)  # noqa: E711
         score = probs[:, 0].copy()
-        if self.config.script_check:
-            script = dominant_script(texts)
+        script = dominant_script(texts) if self.config.script_check else None
+        if script is not None:
             for i in np.flatnonzero(script != None):  # noqa: E711 - element-wise on an object array
                 if script[i] in scripts_of(lang[i]):
                     continue
@@ -348,22 +348,26 @@ class Langid(Stage):
             self._second_opinion(texts, lang, score, labels, probs)
             self._variety(texts, lang)
         if self.config.dictionaries:
-            self._spelling(texts, lang, labels, probs)
+            self._spelling(texts, lang, labels, probs, script)
         return lang, score
 
-    def _spelling(self, texts: pa.Array, lang: np.ndarray, labels: np.ndarray, probs: np.ndarray) -> None:
+    def _spelling(self, texts: pa.Array, lang: np.ndarray, labels: np.ndarray, probs: np.ndarray,
+                  script: np.ndarray | None) -> None:
         """Where `lang` names one of a group of close varieties, the variety whose dictionary
         accepts the most of the text's words replaces it (in place); among varieties accepting as
         many, the current answer stands, or (for lid.176's "sh") the one lid.176 finds likeliest.
         The score stays the models' (their belief in the group's variety they named).
         With a filter of languages, texts it rejects whichever variety they are in are left alone
-        (unless `second_opinion_on_rejected`)."""
+        (unless `second_opinion_on_rejected`). `script`: each text's dominant script, where the
+        script check found it."""
         wanted = self._filtered_to()
         at = np.flatnonzero(np.isin(lang, list(GROUP_OF)))
         # the dictionaries are of the Latin-script standards: a Cyrillic Serbian text's few Latin
         # tokens ("LOCAL", "s") must not outvote its Cyrillic words
-        latin = dominant_script(texts.take(pa.array(at, pa.int64()))) == "Latin" if len(at) else []
-        for i in at[latin]:
+        if script is None:
+            script = np.empty(len(texts), object)
+            script[at] = dominant_script(texts.take(pa.array(at, pa.int64()))) if len(at) else []
+        for i in at[script[at] == "Latin"]:
             group = GROUP_OF[lang[i]]
             if wanted is not None and wanted.isdisjoint(group):
                 continue
