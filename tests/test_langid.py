@@ -507,6 +507,23 @@ def test_ekavian_forms_count_for_serbian():
     assert without["sr"] <= max(without["bs"], without["hr"])
 
 
+def test_words_missing_from_the_bosnian_dictionary_count_for_bosnian():
+    """Written for the test: ijekavian news sentences with words the Croatian and Serbian dictionaries
+    accept and the Bosnian one, the smallest, lacks ("optuženi", "špijunskoj", "dresove"). Counted
+    against Bosnian they made the text Croatian; they count for Bosnian too, not a word either
+    neighbour rejects ("uhićenje", Croatian) nor one the Bosnian dictionary has ("tisuća")."""
+    from stages.langid_spelling import SPELLERS
+
+    assert SPELLERS.bosnian_gap("optuženi") and SPELLERS.bosnian_gap("špijunskoj")
+    assert not SPELLERS.bosnian_gap("uhićenje") and not SPELLERS.bosnian_gap("tisuća")
+    texts = pa.array(["Optuženi su tvrdili da nisu ništa znali o špijunskoj aferi koja je prije mjesec dana "
+                      "potresla vladu.",
+                      "Navijači su dugo upamtili utakmicu u kojoj su igrači obukli nove dresove i pobijedili prvaka."])
+    stage = Langid(LangidConfig())
+    stage.setup()
+    assert list(stage.predict(texts)[0]) == ["bs", "bs"]
+
+
 def test_marker_words_skip_pieces_of_compounds_and_read_two_word_ones():
     from stages.langid_spelling import marker_words
 
