@@ -36,6 +36,7 @@ import sys
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Callable
 from unittest import mock
 
 import pyarrow as pa
@@ -248,6 +249,23 @@ def score(stage: Langid, items: list) -> tuple[float, dict, dict]:
     return sum(ok) / max(len(ok), 1), groups, per_language
 
 
+def close_variety_rows(stages: dict[str, Langid], items: list) -> dict[str, dict]:
+    """(correct, n) per language of lid.176's top label, the stage without its spelling dictionaries
+    and the stage."""
+    return {name: score(stages[variant], items)[2] for name, variant in (
+        ("lid.176 top label", "lid.176 top label"), ("the stage without dictionaries", "+ languages lid.176 lacks"),
+        ("the stage", "the stage (+ spelling dictionaries)"))}
+
+
+def per_language_table(rows: dict[str, dict], cell: Callable[[int, int], str]) -> list[str]:
+    """Markdown rows: a language per line, a column per variant of `rows`, `cell(correct, n)` in each."""
+    table = ["| language | n | " + " | ".join(rows) + " |", "|---|---:|" + "---:|" * len(rows)]
+    for g in sorted(rows["the stage"]):
+        n = rows["the stage"][g][1]
+        table.append(f"| {g} | {n} | " + " | ".join(cell(r[g][0], n) for r in rows.values()) + " |")
+    return table
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--udhr", default=str(REPO.parent / "shared/data/langid/udhr"))
@@ -344,20 +362,14 @@ def main() -> None:
                      f"{g} {r}/{results[names[0]][2][g][0]}/{n}" for g, (r, n) in sorted(per.items())) + ".", ""]
     items = gettext_sentences()
     if items:
-        before, after = stages["+ languages lid.176 lacks"], stage
-        rows = {v: score(st, items)[2] for v, st in (("lid.176 top label", stages[names[0]]),
-                                                    ("the stage without dictionaries", before), ("the stage", after))}
+        rows = close_variety_rows(stages, items)
         text += ["## Sentences of software translations: the close varieties", "",
                  f"{len(items):,} messages of 5 words or more from the gettext catalogues installed under "
                  f"{LOCALES} (program messages translated by volunteers; `gettext_sentences`, up to 300 a "
                  "language), in the varieties the spelling dictionaries tell apart. Gold is the catalogue's "
                  "language; Serbian is its Latin catalogue (`sr@latin`). Nothing was tuned on them but the "
                  "margin (one word more than the models' answer), picked after reading these figures "
-                 "beside the UDHR's.", "",
-                 "| language | n | " + " | ".join(rows) + " |", "|---|---:|" + "---:|" * len(rows)]
-        for g in sorted(rows["the stage"]):
-            n = rows["the stage"][g][1]
-            text.append(f"| {g} | {n} | " + " | ".join(f"{100 * r[g][0] / n:.1f} %" for r in rows.values()) + " |")
+                 "beside the UDHR's.", "", *per_language_table(rows, lambda r, n: f"{100 * r / n:.1f} %")]
         totals = [sum(r for r, _ in x.values()) for x in rows.values()]
         text += [f"| all | {len(items):,} | " + " | ".join(f"{100 * t / len(items):.1f} %" for t in totals) + " |", ""]
     items = gettext_sentences(100, {{"no": "nb"}.get(c, c): c for c in sorted(set(stage.lingua_codes))})
@@ -378,20 +390,13 @@ def main() -> None:
                      sorted(rows["the stage"].items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))) + ".", ""]
     for path in map(Path, args.dslcc):
         items = dslcc_sentences(path)
-        rows = {v: score(st, items)[2] for v, st in (("lid.176 top label", stages[names[0]]),
-                                                    ("the stage without dictionaries", stages["+ languages lid.176 lacks"]),
-                                                    ("the stage", stage))}
+        rows = close_variety_rows(stages, items)
         text += [f"## News sentences of the close varieties: {path.name}", "",
                  f"{len(items):,} lines of {path.name} (`--dslcc`, `dslcc_sentences`): sentences of news sites in the DSL "
                  "Corpus Collection's format, gold the country of the site (Bosnian sites republish Croatian and "
                  "Serbian copy, so 100 % is not the ceiling; README \"Language identification\" says which lines were "
                  "read while choosing).", "",
-                 "| language | n | " + " | ".join(rows) + " |", "|---|---:|" + "---:|" * len(rows)]
-        for g in sorted(rows["the stage"]):
-            n = rows["the stage"][g][1]
-            text.append(f"| {g} | {n} | " + " | ".join(f"{r[g][0]}/{n} ({100 * r[g][0] / n:.0f} %)"
-                                                     for r in rows.values()) + " |")
-        text.append("")
+                 *per_language_table(rows, lambda r, n: f"{r}/{n} ({100 * r / n:.0f} %)"), ""]
     books = REPO.parent / "shared/data/reference-prose/gutenberg-en/texts"
     sentences = book_sentences(books) if books.is_dir() else []
     if sentences:
