@@ -87,10 +87,8 @@ FLOOR, UNKNOWN = 1e-4, 1e-3
 # of the group alone choose. Lingua learnt Serbian in Cyrillic only: on a Latin text the Cyrillic
 # group's models find no language and the answer stands (the spelling vote, after, decides between
 # Bosnian, Croatian and Serbian)
-VARIETY_GROUPS = {"bs": ("bs", "hr"), "hr": ("bs", "hr"), "sh": ("bs", "hr"),
-                  "no": ("no", "nn"), "nn": ("no", "nn"),
-                  "zu": ("zu", "xh"), "xh": ("zu", "xh"), "st": ("st", "tn"), "tn": ("st", "tn"),
-                  "sr": ("sr", "mk", "bg"), "mk": ("sr", "mk", "bg"), "bg": ("sr", "mk", "bg")}
+VARIETY_GROUPS = {code: group for group in [("bs", "hr"), ("no", "nn"), ("zu", "xh"), ("st", "tn"),
+                                             ("sr", "mk", "bg")] for code in group} | {"sh": ("bs", "hr")}
 LID_CANDIDATES = 10  # lid.176's labels read for the product; any other counts as FLOOR
 LINGUA_CHARS = 600  # the head of a document is enough for the second opinion, and keeps it fast
 LINGUA_TO_LID = {"nb": "no"}  # lid.176 calls Bokmål "no"

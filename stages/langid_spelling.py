@@ -338,9 +338,8 @@ class Spellers:
         counts for Bosnian too."""
         words = words_to_check(text)
         found = {code: sum(self.accepts(code, w) for w in words) for code in group}
-        if {"bs", "hr", "sr"} <= found.keys():
+        if "sr" in found:  # the group of Bosnian, Croatian and Serbian
             found["bs"] += sum(self.bosnian_gap(w) for w in words)
-        if "sr" in found and "hr" in found:
             found["sr"] += MARKER_WEIGHT * sum(self.ekavian(w) for w in words)
         for word in marker_words(text):
             for code in MARKERS[word]:
