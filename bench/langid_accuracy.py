@@ -4,6 +4,7 @@ spaCy's example sentences (single sentences, many of them news headlines, in ~65
 how many sentences of English books the stage reads as English.
 
     python bench/langid_accuracy.py [--udhr ../shared/data/langid/udhr] [--snippets 10] [--dslcc FILE]
+                                    [--sentences FILE]
 
 Gold labels: each translation's BCP 47 language (index.xml), mapped to lid.176's codes; only
 languages lid.176 knows are scored. A document is the whole declaration; snippets are single
@@ -23,7 +24,9 @@ skipped where the tarball is absent. A fourth, for the close varieties the spell
 decide (bs/hr/sr, ms/id, nb/nn): messages of the gettext catalogues installed on the machine
 (`gettext_sentences`; skipped where none is). A fifth, given with `--dslcc FILE`: news sentences of
 those varieties in the DSL Corpus Collection's format (not shipped: its licence is the VarDial
-organisers'; `dslcc_sentences`).
+organisers'; `dslcc_sentences`). And any file of `text<TAB>code` lines given with `--sentences
+FILE` (`labelled_sentences`: news or social-media sentences of languages the repo cannot ship),
+scored per language.
 """
 from __future__ import annotations
 
@@ -216,6 +219,17 @@ def dslcc_sentences(path: Path) -> list[tuple[str, str]]:
     return items
 
 
+def labelled_sentences(path: Path) -> list[tuple[str, str]]:
+    """(gold, text) of a file of `text<TAB>code` lines, code the stage's (lid.176's, or Lingua's ISO
+    639-1 for the languages lid.176 lacks: `lg`, `mi`, `sn`, `st`, `tn`, `ts`, `xh`, `zu`)."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        text, _, code = line.rpartition("\t")
+        if text.strip() and code.strip():
+            items.append((code.strip(), text))
+    return items
+
+
 def mixed_documents(docs: list[tuple[str, str]], n: int = 300) -> list[tuple[str, str]]:
     """(gold, text): ~700 characters of one declaration above ~3,000 of another language's, the
     way a page's menu or a manual's untranslated opening sits above its body; gold is the body's
@@ -273,6 +287,9 @@ def main() -> None:
     ap.add_argument("--dslcc", action="append", default=[], metavar="FILE",
                     help="a DSLCC-format file of news sentences (text<TAB>label): its bs/hr/sr/my/id lines "
                          "are scored too (repeatable; not shipped, see README)")
+    ap.add_argument("--sentences", action="append", default=[], metavar="FILE",
+                    help="a file of text<TAB>code lines (the stage's language codes), scored per language "
+                         "(repeatable)")
     args = ap.parse_args()
     udhr = Path(args.udhr)
     if not (udhr / "index.xml").is_file():
@@ -396,6 +413,15 @@ def main() -> None:
                  "Corpus Collection's format, gold the country of the site (Bosnian sites republish Croatian and "
                  "Serbian copy, so 100 % is not the ceiling; README \"Language identification\" says which lines were "
                  "read while choosing).", "",
+                 *per_language_table(rows, lambda r, n: f"{r}/{n} ({100 * r / n:.0f} %)"), ""]
+    for path in map(Path, args.sentences):
+        items = labelled_sentences(path)
+        rows = {name: score(stages[variant], items)[2] for name, variant in (
+            ("lid.176 top label", names[0]), ("with script check", names[1]),
+            ("the stage without dictionaries", "+ languages lid.176 lacks"), ("the stage", names[-1]))}
+        text += [f"## Labelled sentences: {path.name}", "",
+                 f"{len(items):,} lines of {path.name} (`--sentences`, `labelled_sentences`; README \"Language "
+                 "identification\" says where they come from and which were read while choosing).", "",
                  *per_language_table(rows, lambda r, n: f"{r}/{n} ({100 * r / n:.0f} %)"), ""]
     books = REPO.parent / "shared/data/reference-prose/gutenberg-en/texts"
     sentences = book_sentences(books) if books.is_dir() else []

@@ -592,3 +592,27 @@ def test_the_lazy_dictionary_answers_as_spylls_reading_the_whole_file():
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: [fresh.lookup(w) for w in words], range(8)))
     assert found == [answers["hr"]] * 8
+
+
+def test_yorubas_letters_decide_where_the_models_read_another_language():
+    """Written for the test, the way Yoruba news copy is often typed: tone marks left out, the dots
+    under ẹ, ọ and ṣ kept. lid.176 barely learnt Yoruba and reads them as Sardinian, Malagasy or
+    Veps, Lingua's trigrams as Shona or Setswana; no other language the models know writes those
+    letters but Vietnamese, which writes others beside them, as Igbo does (ị, ụ). A Yoruba name or
+    two in an English sentence lid.176 is sure of leaves it English."""
+    from stages.langid import yoruba_lettered
+
+    yoruba = ["Ijọba ipinlẹ Eko ti kede pe awọn ileewe yoo ṣi silẹ lọsẹ to n bọ.",
+              "Aarẹ ni ijọba yoo ṣe iranwọ fun awọn agbẹ.",
+              "Wọn ni ọkọ naa ja lori afara ni alẹ ọjọ Aiku."]
+    others = ["Chính phủ đã công bố kế hoạch mới để hỗ trợ người nông dân trong mùa lũ.",
+              "Ọ dịghị onye a ga-akwagide na njide n'efu ma ọ bụ nchụpụ n'obodo ya.",
+              "Governor Ṣeyi Makinde of Ọyọ State met the ministers in Abuja on Tuesday to discuss the new budget.",
+              "Professor Wọle Soyinka gave the lecture in Lagos on Tuesday evening."]
+    texts = pa.array(yoruba + others)
+    assert list(yoruba_lettered(texts)) == [True, True, True, False, False, True, False]
+    stage = Langid(LangidConfig())
+    stage.setup()
+    lang, score = stage.predict(texts)
+    assert list(lang[:3]) == ["yo"] * 3 and list(score[:3]) == [1.0] * 3
+    assert lang[3] == "vi" and lang[4] != "yo" and list(lang[5:]) == ["en", "en"]
