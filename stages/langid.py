@@ -13,7 +13,8 @@ that script is taken instead. It changes nothing when the model already agrees w
 so long documents are not made worse. Yoruba's letters decide for it the same way (`yoruba_lettered`):
 a Latin text where at least two words, and a tenth of its words, carry ẹ, ọ or ṣ (a dot or, in
 older texts, a line below), one of them a vowel, and no letter of Vietnamese's or Igbo's (the
-others writing ẹ or ọ) is Yoruba, score 1.0, whatever the models said (below).
+others writing ẹ or ọ) is Yoruba, score 1.0, whatever Lingua said (below), unless lid.176 is at
+least `second_opinion_below` sure of another language.
 
 Second opinion (on by default): where lid.176 is unsure (top probability under
 `second_opinion_below`) or names a language it confuses with a neighbour (Bosnian, Croatian and
@@ -142,11 +143,12 @@ _WRITTEN_IN["ja"].add("Kana")
 
 # Yoruba's orthography writes ẹ, ọ and ṣ, which no language of lid.176's or Lingua's writes but
 # Vietnamese (ẹ and ọ, among its ă â ê ô ơ ư đ and ị ụ); Igbo, which neither model knows, writes ọ
-# beside ị and ụ. lid.176 barely learnt Yoruba (its top label on 0 of
-# the UDHR's 10 snippets) and Lingua's trigrams read news copy whose tone marks are left out but the
-# dots kept (as BBC Yoruba writes: "Ẹsun onikoko mẹta ole jija") as Shona, Setswana or Portuguese;
-# the letters are surer than either. Two marked words and a tenth of the text's keep a Yoruba name
-# in an English article English.
+# beside ị and ụ. lid.176 barely learnt Yoruba (its top label on 0 of the UDHR's 10 snippets) and
+# Lingua's trigrams read news copy whose tone marks are left out but the dots kept (as BBC Yoruba
+# writes: "Ẹsun onikoko mẹta ole jija") as Shona, Setswana or Portuguese; the letters are surer than
+# either. Two marked words and a tenth of the text's keep a Yoruba name in an English article
+# English; a short English sentence naming two Yoruba people has that tenth, so lid.176's being 0.9
+# sure of it (`second_opinion_below`) keeps it (`Langid.predict`).
 YORUBA_VOWEL = r"[ẹọẸỌ]|[eoEO][\x{0323}\x{0329}]"  # RE2, on the text as it comes (either normal form)
 _YORUBA_LETTER = re.compile("[eoEOsS][\u0323\u0329]")  # on NFD words
 # ă â ê ô ơ ư (any tone) đ, ị ụ, in NFD
