@@ -616,3 +616,23 @@ def test_yorubas_letters_decide_where_the_models_read_another_language():
     lang, score = stage.predict(texts)
     assert list(lang[:3]) == ["yo"] * 3 and list(score[:3]) == [1.0] * 3
     assert lang[3] == "vi" and lang[4] != "yo" and list(lang[5:]) == ["en", "en"]
+
+
+def test_bosnian_from_moves_the_pairs_answer_and_half_keeps_the_likelier():
+    """The Bosnian/Croatian choice of Lingua's full models at `bosnian_from` (dictionaries off, so
+    the pair's models alone decide): 0.5 gives the likelier of the two, as the detector's own answer
+    does; 0.0 makes every such text Bosnian, 1.0 every one Croatian. Sentences of VARIETIES."""
+    from pipeline.config import ConfigError
+
+    texts = pa.array([t for g, t in VARIETIES if g in ("bs", "hr")])
+    answers = {}
+    for at in (0.0, 0.5, 1.0):
+        stage = Langid(LangidConfig(dictionaries=False, bosnian_from=at))
+        stage.setup()
+        answers[at] = list(stage.predict(texts)[0])
+    default = Langid(LangidConfig(dictionaries=False))
+    default.setup()
+    assert answers[0.5] == list(default.predict(texts)[0]) and set(answers[0.5]) == {"bs", "hr"}
+    assert answers[0.0] == ["bs"] * 3 and answers[1.0] == ["hr"] * 3
+    with pytest.raises(ConfigError, match="bosnian_from"):
+        LangidConfig(bosnian_from=1.5)
