@@ -264,14 +264,19 @@ def score(stage: Langid, items: list) -> tuple[float, dict, dict]:
 
 
 LEANING = "the stage, `bosnian_from: 0.45`"
+# (column, variant of the stages) of the per-language tables
+CLOSE_VARIETY_COLUMNS = [("lid.176 top label", "lid.176 top label"),
+                         ("the stage without dictionaries", "+ languages lid.176 lacks"),
+                         ("the stage", "the stage (+ spelling dictionaries)"), (LEANING, LEANING)]
+LABELLED_COLUMNS = [("lid.176 top label", "lid.176 top label"), ("with script check", "with script check"),
+                    ("the stage without dictionaries", "+ languages lid.176 lacks"),
+                    ("the stage", "the stage (+ spelling dictionaries)")]
 
 
-def close_variety_rows(stages: dict[str, Langid], items: list) -> dict[str, dict]:
-    """(correct, n) per language of lid.176's top label, the stage without its spelling dictionaries,
-    the stage, and the stage leaning to Bosnian (`LEANING`, where `stages` has it)."""
-    return {name: score(stages[variant], items)[2] for name, variant in (
-        ("lid.176 top label", "lid.176 top label"), ("the stage without dictionaries", "+ languages lid.176 lacks"),
-        ("the stage", "the stage (+ spelling dictionaries)"), (LEANING, LEANING)) if variant in stages}
+def per_language_rows(stages: dict[str, Langid], items: list,
+                      columns: list[tuple[str, str]] = CLOSE_VARIETY_COLUMNS) -> dict[str, dict]:
+    """(correct, n) per language for each (column, variant) of `columns` that `stages` has."""
+    return {name: score(stages[variant], items)[2] for name, variant in columns if variant in stages}
 
 
 def per_language_table(rows: dict[str, dict], cell: Callable[[int, int], str]) -> list[str]:
@@ -385,7 +390,7 @@ def main() -> None:
     with_leaning = {**stages, LEANING: leaning}
     items = gettext_sentences()
     if items:
-        rows = close_variety_rows(with_leaning, items)
+        rows = per_language_rows(with_leaning, items)
         text += ["## Sentences of software translations: the close varieties", "",
                  f"{len(items):,} messages of 5 words or more from the gettext catalogues installed under "
                  f"{LOCALES} (program messages translated by volunteers; `gettext_sentences`, up to 300 a "
@@ -398,8 +403,7 @@ def main() -> None:
         text += [f"| all | {len(items):,} | " + " | ".join(f"{100 * t / len(items):.1f} %" for t in totals) + " |", ""]
     items = gettext_sentences(100, {{"no": "nb"}.get(c, c): c for c in sorted(set(stage.lingua_codes))})
     if items:
-        rows = {v: score(st, items)[2] for v, st in (("lid.176 top label", stages[names[0]]),
-                                                    ("with script check", stages[names[1]]), ("the stage", stage))}
+        rows = per_language_rows(stages, items, [LABELLED_COLUMNS[0], LABELLED_COLUMNS[1], LABELLED_COLUMNS[3]])
         totals = [sum(r for r, _ in x.values()) for x in rows.values()]
         text += ["## Sentences of software translations: Lingua's languages", "",
                  f"{len(items):,} messages (up to 100 a language, as above) in the {len(rows['the stage'])} of Lingua's "
@@ -414,7 +418,7 @@ def main() -> None:
                      sorted(rows["the stage"].items(), key=lambda kv: (kv[1][0] / kv[1][1], kv[0]))) + ".", ""]
     for path in map(Path, args.dslcc):
         items = dslcc_sentences(path)
-        rows = close_variety_rows(with_leaning, items)
+        rows = per_language_rows(with_leaning, items)
         text += [f"## News sentences of the close varieties: {path.name}", "",
                  f"{len(items):,} lines of {path.name} (`--dslcc`, `dslcc_sentences`): sentences of news sites in the DSL "
                  "Corpus Collection's format, gold the country of the site (Bosnian sites republish Croatian and "
@@ -423,9 +427,7 @@ def main() -> None:
                  *per_language_table(rows, lambda r, n: f"{r}/{n} ({100 * r / n:.0f} %)"), ""]
     for path in map(Path, args.sentences):
         items = labelled_sentences(path)
-        rows = {name: score(stages[variant], items)[2] for name, variant in (
-            ("lid.176 top label", names[0]), ("with script check", names[1]),
-            ("the stage without dictionaries", "+ languages lid.176 lacks"), ("the stage", names[-1]))}
+        rows = per_language_rows(stages, items, LABELLED_COLUMNS)
         text += [f"## Labelled sentences: {path.name}", "",
                  f"{len(items):,} lines of {path.name} (`--sentences`, `labelled_sentences`; README \"Language "
                  "identification\" says where they come from and which were read while choosing).", "",
