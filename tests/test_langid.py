@@ -422,6 +422,8 @@ MARKED = [
     ("bs", "Portparol policije kazao je da je vozač preminuo na licu mjesta."),
     # "ne mogu da plate" where Croatian writes "ne mogu platiti", and ijekavian "djecu"
     ("bs", "Direktor škole kaže da roditelji ne mogu da plate izlet za djecu."),
+    # the Bokmål dictionary accepts Nynorsk's "trur" and "frå" too; Lingua's nb/nn models lean Bokmål
+    ("nn", "Politiet trur at bilen kom frå Bergen."),
 ]
 
 
@@ -485,6 +487,31 @@ def test_cyrillic_serbian_stays_serbian(monkeypatch):
     assert list(stage.predict(texts)[0]) == ["sr", "sr", "mk"]
     monkeypatch.setattr(Langid, "_variety", lambda self, texts, lang: None)
     assert list(stage.predict(texts)[0])[1:] == ["mk", "mk"]  # the product of the two models
+
+
+def test_a_head_in_another_language_does_not_vote_among_the_varieties():
+    """Written for the test: an Italian paragraph above a Bosnian body. The spelling vote reads the
+    text's first words, the head's; the Serbian dictionary, the biggest, accepts 11 of its 30 words
+    (loanwords, names), more than the others, and made the document Serbian. Most of those words no
+    dictionary of the group accepts, so none is counted and the models' answer stands."""
+    from stages.langid_spelling import SPELLERS, words_to_check
+
+    head = ("Il 10 dicembre 1948 l'Assemblea Generale delle Nazioni Unite approvò e proclamò la Dichiarazione "
+            "universale dei diritti umani, il cui testo completo è riportato nelle pagine seguenti. Dopo questo "
+            "atto storico, l'Assemblea chiese a tutti i paesi membri di pubblicare il testo della Dichiarazione "
+            "e di fare in modo che fosse distribuito, esposto, letto e commentato nelle scuole.")
+    body = ("Historija ovog kraja duga je više od hiljadu godina. Svake sedmice u gradsku biblioteku dolaze "
+            "stotine posjetilaca koji žele saznati nešto više o porodicama koje su ovdje živjele. Uprava kantona "
+            "je prošle godine obezbijedila novac za obnovu zgrade, a radovi su trajali nekoliko mjeseci. Muzej "
+            "je sada otvoren svaki dan osim nedjelje, a ulaz je besplatan za učenike i studente. Ko želi vidjeti "
+            "stare knjige i karte, može ih pogledati u čitaonici na prvom spratu. ") * 3
+    words = words_to_check(head)
+    assert sum(SPELLERS.accepts("sr", w) for w in words) > sum(SPELLERS.accepts("bs", w) for w in words) > 0
+    assert SPELLERS.counts(head, ("bs", "hr", "sr")) == {"bs": 0, "hr": 0, "sr": 0}
+    assert SPELLERS.counts(body, ("bs", "hr", "sr"))["bs"] > 0
+    stage = Langid(LangidConfig())
+    stage.setup()
+    assert list(stage.predict(pa.array([head + "\n\n" + body]))[0]) == ["bs"]
 
 
 def test_ekavian_forms_count_for_serbian():
