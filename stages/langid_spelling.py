@@ -93,7 +93,17 @@ _MARKERS = {
         vjerojatno vjerojatnost vjerojatna vjerojatni priopćeno
         uhićen uhićena uhićeni uhićenje uhitila uhitili natjecanje natjecanja natjecanju natjecatelj
         natjecatelji obrana obrane obrani obranu desetljeće desetljeća desetljećima kazneni kaznena kazneno
-        kaznenog kaznenih kaznenom posjetitelj posjetitelja posjetitelji posjetiteljima""",
+        kaznenog kaznenih kaznenom posjetitelj posjetitelja posjetitelji posjetiteljima
+        prosvjed prosvjeda prosvjedu prosvjedi prosvjednici prosvjednika prosvjedima prosvjedovali
+        tužitelj tužitelja tužitelji tužiteljica tužiteljstvo tužiteljstva tužiteljstvu poduzeće
+        poduzeća poduzeću poduzećima poduzetnik poduzetnika poduzetnici poduzetništvo diljem glede
+        svojedobno dakako iznimka iznimke iznimku iznimkom povjerenstvo povjerenstva povjerenstvu
+        saborski saborska saborske saborskog saborskih saborskom saborskoj autocesta autoceste autocesti
+        autocestu kava kave kavu financije financija financijski financijska financijske financijskih
+        financijskog financijskom financiranje financiranja financira financirati financiran financirana
+        demokracija demokracije demokraciji demokraciju diplomacija diplomacije diplomaciji sudac suca
+        sucu suci sutkinja sutkinje gledatelj gledatelja gledatelji gledateljima slušatelj slušatelja
+        slušatelji čitatelj čitatelja čitatelji čitateljima promatrač promatrača promatrači""",
     ('bs', 'sr'): """ko niko iko šta hiljada hiljade hiljadu hiljadama sedmica sedmice sedmicu sedmično
         fudbal fudbala fudbalski fudbalska fudbaler fudbaleri muzika muzike muziku muzički muzička
         muzičar pozorište pozorišta pozorištu pozorišni porodica porodice porodici porodicu porodični
@@ -124,7 +134,21 @@ _MARKERS = {
         poslanicima odbrana odbrane odbrani odbranu uhapšen uhapšena uhapšeni uhapsila uhapsili
         hapšenje takmičenje takmičenja takmičenju takmičar takmičari tužilac tužioca tužiocu tužilaca
         kancelarija kancelarije kancelariji takođe decenija decenije deceniju decenijama krivični krivična
-        krivično krivičnog krivičnih krivičnom frižider frižidera frižideru""",
+        krivično krivičnog krivičnih krivičnom frižider frižidera frižideru
+        penzija penzije penziju penzioner penzioneri penzionera penzionerima plata platu platama budžet
+        budžeta budžetu budžetski budžetska budžetskih zemljotres zemljotresa zemljotresu autoput
+        autoputa autoputu izviniti izvinio izvinila izvinjenje izvinjava komšija komšije komšiju komšiji
+        komšiluk komšiluka tačnije u_toku desio desila desilo desili desiti dešava dešavaju dešavanje
+        dešavanja finansije finansija finansijski finansijska finansijske finansijskih finansijskog
+        finansijskom finansiranje finansiranja finansira finansirati finansiran finansirana demokratija
+        demokratije demokratiji demokratiju diplomatija diplomatije diplomatiji sudija sudije sudiju
+        sudiji sudijama spisak spiska spisku gledalac gledaoci gledalaca gledaocima slušalac slušaoci
+        slušalaca čitalac čitaoci čitalaca čitaocima posmatrač posmatrača posmatrači reagovati reagovao
+        reagovala reagovali reaguje reaguju kritikovati kritikovao kritikovala kritikovali kritikuje
+        kritikuju garantovati garantovao garantuje garantuju garantovano realizovati realizovan
+        realizovana realizovao realizuje komentarisati komentarisao komentarisala komentarisali
+        regulisati regulisan regulisana regulisano informisati informisan informisana informisanje
+        operisan operisana izolovan izolovana""",
     ('bs',): """historija historije historiji historiju historijski historijska historijskog hljeb
         hljeba saopćenje saopćenja saopćio saopćila kahva kahve august augusta bezbjednost ljekar
         ljekara uposlenik uposlenici
@@ -140,14 +164,16 @@ _MARKERS = {
         korišćenje korišćenja korišćen uspeo uspela uspeli spoljne srećan srećna
         obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena
         avgustu saopšteno saopštenju verovatno verovatnoća verovatna verovatni ovde negde posetilac
-        posetioci posetilaca posetiocima""",
+        posetioci posetilaca posetiocima
+        opštinski opštinska opštinske opštinskog opštinskih""",
     ('bs', 'hr'): """također opći opća opće općina općine općini uopće prije poslije gdje uvijek vrijeme
         mjesto mjesta rijeka rijeke dijete djeca djece lijepo lijep lijepa cijena cijene cijenu sjever
         mjesec mjeseca mjeseci pjesma pjesme vijesti vijest predsjednik predsjednika predsjednica tijelo
         bijeli bijela svijet svijeta vidjeti htio razumjeti djelo djela dio riječ riječi vijeće nedjelja
         nedjelje korištenje korištenja uspio uspjela uspjeli vanjski vanjska vanjske vanjskih kruh kruha
         nogomet nogometa nogometni nogometna nogometnog nogometaš nogometaši plin plina ovisi ovisno
-        ovisnost sretan sretna sretno ovdje negdje""",
+        ovisnost sretan sretna sretno ovdje negdje
+        jučer općinski općinska općinske općinskog općinskih općinskom""",
     ('ms',): """kerana bahawa iaitu wang sahaja kerajaan peratus polis universiti hospital kereta
         percuma selepas pejabat syarikat akhbar filem muzik kualiti aktiviti projek kempen doktor
         maklumat mahu baharu antarabangsa tempatan perniagaan pelaburan kewangan minit berbanding
@@ -339,6 +365,22 @@ class Spellers:
                         return True
         return False
 
+    def ijekavian(self, word: str) -> bool:
+        """`word` is the ijekavian form of a word Serbian writes ekavian (`ekavian` the other way
+        round): the Croatian dictionary accepts it, and with one inner "ije" or "je" read as "e" it
+        is a word the Serbian dictionary accepts and the Croatian one does not ("svjedoci" ->
+        "svedoci", "riješi" -> "reši"). Not a "je" after "n" or "l", where "nj" and "lj" are letters
+        of their own ("njega", him, is not "nega", care)."""
+        if len(word) < 4 or not self.accepts("hr", word):
+            return False
+        for i in range(1, len(word) - 1):
+            for reflex in ("ije", "je"):
+                if word.startswith(reflex, i) and not (reflex == "je" and word[i - 1] in "nl"):
+                    ekavian = word[:i] + "e" + word[i + len(reflex):]
+                    if self.accepts("sr", ekavian) and not self.accepts("hr", ekavian):
+                        return True
+        return False
+
     def bosnian_gap(self, word: str) -> bool:
         """`word` is missing from the Bosnian dictionary but both its neighbours' dictionaries accept
         it ("optuženi", "špijunskoj", "droga"): the Bosnian dictionary is the smallest of the three
@@ -360,6 +402,9 @@ class Spellers:
         if "sr" in found:  # the group of Bosnian, Croatian and Serbian
             found["bs"] += sum(self.bosnian_gap(w) for w in words)
             found["sr"] += MARKER_WEIGHT * sum(self.ekavian(w) for w in words)
+            ijekavian = MARKER_WEIGHT * sum(self.ijekavian(w) for w in words)
+            found["bs"] += ijekavian
+            found["hr"] += ijekavian
         for word in marker_words(text):
             for code in MARKERS[word]:
                 if code in found:

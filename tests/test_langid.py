@@ -534,6 +534,27 @@ def test_ekavian_forms_count_for_serbian():
     assert without["sr"] <= max(without["bs"], without["hr"])
 
 
+def test_ijekavian_forms_count_against_serbian():
+    """Written for the test: Bosnian sentences with Serbian vocabulary ("da riješe", "saopštenju")
+    whose ijekavian words the big Serbian dictionary also accepts or nearly ties on. A word whose
+    "ije"/"je" read as "e" is a Serbian word the Croatian dictionary lacks ("svjedoci" ->
+    "svedoci") counts MARKER_WEIGHT more for Bosnian and Croatian; not "njega" ("nj" is one letter:
+    "nega" is another word), nor an ekavian word."""
+    from stages import langid_spelling
+
+    spellers, group = langid_spelling.SPELLERS, langid_spelling.GROUP_OF["sr"]
+    said = "Kako se navodi u saopštenju, svjedoci su preživjeli požar koji je izbio u podrumu zgrade."
+    assert [w for w in langid_spelling.words_to_check(said) if spellers.ijekavian(w)] == ["svjedoci", "preživjeli"]
+    assert not spellers.ijekavian("njega") and not spellers.ijekavian("svedoci")
+    counts = spellers.counts(said, group)
+    assert counts["bs"] - 2 * langid_spelling.MARKER_WEIGHT <= counts["sr"] < counts["bs"]  # the two decide
+    stage = Langid(LangidConfig())
+    stage.setup()
+    texts = pa.array(["Problem je u tome što ljudi ne mogu da riješe zadatak, a bol se pojačava zbog straha.",
+                      "Problem je u tome što ljudi ne mogu da reše zadatak, a bol se pojačava zbog straha."])
+    assert list(stage.predict(texts)[0]) == ["bs", "sr"]
+
+
 def test_words_missing_from_the_bosnian_dictionary_count_for_bosnian():
     """Written for the test: ijekavian news sentences with words the Croatian and Serbian dictionaries
     accept and the Bosnian one, the smallest, lacks ("optuženi", "špijunskoj", "dresove"). Counted
