@@ -51,6 +51,10 @@ WORDS_REMEMBERED = 200_000  # (variety, word) answers a process keeps
 # a tuning set for these), "desetljeće"/"decenija", "kazneni"/"krivični", "frižider",
 # "posjetitelj"/"posjetilac"/"posetilac" at the ends of the lists, and "takođe" moved from Serbian
 # to Bosnian and Serbian (the Bosnian dictionary has it; Bosnian news writes it beside "također").
+# Later, written from the standards' news vocabularies before a second DSLCC part was read (they
+# moved none of its sentences): Croatian "prosvjed, tužitelj, poduzeće, financijski, sudac,
+# gledatelj" against Bosnian and Serbian "penzija, budžet, finansijski, sudija, gledalac, u toku" and
+# their "-ovati/-isati" verbs ("reagovati", "komentarisati"); after reading it, "Njemačka"/"Nemačka".
 # Nynorsk and Bokmål: the function words and common verb forms the two standards write apart
 # ("ikkje"/"ikke", "kva"/"hva", "frå"/"fra", "meiner"/"mener", "fekk"/"fikk"). Neither dictionary
 # tells them apart: the Bokmål one accepts "frå", "berre", "meiner", "fekk", "kjem", the Nynorsk one
@@ -165,7 +169,8 @@ _MARKERS = {
         obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena
         avgustu saopšteno saopštenju verovatno verovatnoća verovatna verovatni ovde negde posetilac
         posetioci posetilaca posetiocima
-        opštinski opštinska opštinske opštinskog opštinskih""",
+        opštinski opštinska opštinske opštinskog opštinskih nemačka nemačke nemačkoj nemačku nemački nemačkog
+        nemačkih nemačkom""",
     ('bs', 'hr'): """također opći opća opće općina općine općini uopće prije poslije gdje uvijek vrijeme
         mjesto mjesta rijeka rijeke dijete djeca djece lijepo lijep lijepa cijena cijene cijenu sjever
         mjesec mjeseca mjeseci pjesma pjesme vijesti vijest predsjednik predsjednika predsjednica tijelo
@@ -173,7 +178,8 @@ _MARKERS = {
         nedjelje korištenje korištenja uspio uspjela uspjeli vanjski vanjska vanjske vanjskih kruh kruha
         nogomet nogometa nogometni nogometna nogometnog nogometaš nogometaši plin plina ovisi ovisno
         ovisnost sretan sretna sretno ovdje negdje
-        jučer općinski općinska općinske općinskog općinskih općinskom""",
+        jučer općinski općinska općinske općinskog općinskih općinskom njemačka njemačke njemačkoj njemačku
+        njemački njemačkog njemačkih njemačkom""",
     ('ms',): """kerana bahawa iaitu wang sahaja kerajaan peratus polis universiti hospital kereta
         percuma selepas pejabat syarikat akhbar filem muzik kualiti aktiviti projek kempen doktor
         maklumat mahu baharu antarabangsa tempatan perniagaan pelaburan kewangan minit berbanding
