@@ -279,6 +279,23 @@ def per_language_rows(stages: dict[str, Langid], items: list,
     return {name: score(stages[variant], items)[2] for name, variant in columns if variant in stages}
 
 
+def bosnian_evidence(stage: Langid, items: list) -> dict[str, tuple[int, int]]:
+    """(lines, read right) of the Bosnian lines of `items` by what the spelling vote sees in them:
+    Bosnian counted ahead of Croatian, tied with it, or behind it (`Spellers.counts`)."""
+    from stages.langid_spelling import GROUP_OF, SPELLERS
+
+    texts = [t for g, t in items if g == "bs"]
+    lang, _ = stage.predict(pa.array(texts, pa.string())) if texts else ([], None)
+    found: dict[str, tuple[int, int]] = {}
+    for text, answer in zip(texts, lang):
+        counts = SPELLERS.counts(text, GROUP_OF["bs"])
+        seen = ("ahead of" if counts["bs"] > counts["hr"] else "tied with" if counts["bs"] == counts["hr"]
+                else "behind")
+        n, right = found.get(seen, (0, 0))
+        found[seen] = (n + 1, right + (answer == "bs"))
+    return found
+
+
 def per_language_table(rows: dict[str, dict], cell: Callable[[int, int], str]) -> list[str]:
     """Markdown rows: a language per line, a column per variant of `rows`, `cell(correct, n)` in each."""
     table = ["| language | n | " + " | ".join(rows) + " |", "|---|---:|" + "---:|" * len(rows)]
@@ -425,6 +442,11 @@ def main() -> None:
                  "Serbian copy, so 100 % is not the ceiling; README \"Language identification\" says which lines were "
                  "read while choosing). Last column: `bosnian_from: 0.45`, as above.", "",
                  *per_language_table(rows, lambda r, n: f"{r}/{n} ({100 * r / n:.0f} %)"), ""]
+        evidence = bosnian_evidence(stages["the stage (+ spelling dictionaries)"], items)
+        if evidence:
+            text += ["Bosnian lines by what the spelling vote sees, the stage's answers right: " + ", ".join(
+                f"Bosnian {seen} Croatian {n} ({right} right)" for seen, (n, right) in sorted(evidence.items()))
+                + " (tied: the models' answer stands).", ""]
     for path in map(Path, args.sentences):
         items = labelled_sentences(path)
         rows = per_language_rows(stages, items, LABELLED_COLUMNS)
