@@ -22,9 +22,11 @@ A third source, held out from every choice: sentences of the Debian Administrato
 translations in ../shared/data/web-html (web documentation in 24 languages, `handbook_sentences`);
 skipped where the tarball is absent. A fourth, for the close varieties the spelling dictionaries
 decide (bs/hr/sr, ms/id, nb/nn): messages of the gettext catalogues installed on the machine
-(`gettext_sentences`; skipped where none is). A fifth, given with `--dslcc FILE`: news sentences of
+(`gettext_sentences`; skipped where none is; the set is whatever packages are installed, and `make
+test`'s Chromium brings some). A fifth, given with `--dslcc FILE`: news sentences of
 those varieties in the DSL Corpus Collection's format (not shipped: its licence is the VarDial
-organisers'; `dslcc_sentences`). And any file of `text<TAB>code` lines given with `--sentences
+organisers'; `dslcc_sentences`), its Bosnian lines also split by what the spelling vote sees
+(`bosnian_evidence`). And any file of `text<TAB>code` lines given with `--sentences
 FILE` (`labelled_sentences`: news or social-media sentences of languages the repo cannot ship),
 scored per language.
 """
