@@ -684,3 +684,20 @@ def test_bosnian_from_moves_the_pairs_answer_and_half_keeps_the_likelier():
     assert answers[0.0] == ["bs"] * 3 and answers[1.0] == ["hr"] * 3
     with pytest.raises(ConfigError, match="bosnian_from"):
         LangidConfig(bosnian_from=1.5)
+
+
+def test_bench_splits_bosnian_lines_by_what_the_spelling_vote_sees():
+    """Written for the test: a Bosnian news sentence with Bosnian/Serbian words ("sedmice", "hiljadu",
+    "fudbalere"), one with Croatian ones ("tisuće", "tijekom", "tjedna") and one with neither. The
+    bench's split counts each once, and a line counted behind Croatian is never read as Bosnian."""
+    from bench.langid_accuracy import bosnian_evidence
+
+    stage = Langid(LangidConfig())
+    stage.setup()
+    items = [("bs", "Prošle sedmice je više od hiljadu navijača dočekalo fudbalere na aerodromu u Sarajevu."),
+             ("bs", "Tisuće ljudi okupilo se tijekom tjedna na trgu ispred zgrade vlade."),
+             ("bs", "Na sastanku su govorili o novom zakonu, a odluka će biti donesena kasnije."),
+             ("hr", "Tisuće ljudi okupilo se tijekom tjedna na trgu.")]
+    found = bosnian_evidence(stage, items)
+    assert {seen: n for seen, (n, _) in found.items()} == {"ahead of": 1, "behind": 1, "tied with": 1}
+    assert found["ahead of"][1] == 1 and found["behind"][1] == 0
