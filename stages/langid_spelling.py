@@ -238,7 +238,7 @@ def words_to_check(text: str) -> list[str]:
         word = match.group()
         if i and word[0].isupper():
             continue
-        if len(word) <= LONGEST and _LATIN.fullmatch(word):
+        if 1 < len(word) <= LONGEST and _LATIN.fullmatch(word):
             found.append(word.lower() if i == 0 else word)
             if len(found) == WORDS:
                 break
