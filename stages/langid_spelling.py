@@ -394,6 +394,13 @@ class Spellers:
         the Serbian standard share is one the Bosnian standard uses too."""
         return not self.accepts("bs", word) and self.accepts("hr", word) and self.accepts("sr", word)
 
+    def written_in(self, text: str, codes: tuple[str, ...], share: float) -> bool:
+        """Whether one of `codes`' dictionaries accepts at least `share` of the text's words
+        (`words_to_check`; none: False)."""
+        words = words_to_check(text)
+        return bool(words) and any(sum(self.accepts(code, w) for w in words) >= share * len(words)
+                                   for code in codes)
+
     def counts(self, text: str, group: tuple[str, ...]) -> dict[str, int]:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
         word of the variety (`MARKERS`) among them counting MARKER_WEIGHT more, as does an ekavian
