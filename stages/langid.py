@@ -34,8 +34,9 @@ the answer is another language than lid.176's and Lingua gives it at least 0.2, 
 Lingua's confidence replace lid.176's; where it is lid.176's, lid.176's probability stands.
 Where lid.176's label is outside Lingua's languages, Lingua can only help when the text is in one of
 the languages lid.176 lacks: on a text short enough for Lingua to read whole (600 characters) it is
-asked when lid.176's probability is under `lacking_below` (0.3; lid.176 gives texts in a language it
-never learnt 0.1-0.4), and only a lacking language it names replaces lid.176's answer. Lingua's
+asked when lid.176's probability is under `lacking_below` (0.5; lid.176 gives texts in a language it
+never learnt 0.1-0.7, Ganda news often Waray at 0.3-0.7), and only a lacking language it names
+replaces lid.176's answer. Lingua's
 confidence cannot tell those apart from Haitian or Quechua, which it does not know either: on whole
 UDHR declarations the rule traded four of those for one Maori, on short texts it gains more than it
 loses (README "Language identification"). A process remembers Lingua's answers (its threads share
@@ -303,8 +304,9 @@ class LangidConfig:
     second_opinion_below: float = 0.9
     # Where lid.176's label is not one of Lingua's languages and its probability is under this,
     # Lingua may name a language lid.176 lacks (Maori, Ganda, ...) in a text of up to 600
-    # characters; 0 turns that off. It also mistakes some Quechua, Haitian and Malagasy for them.
-    lacking_below: float = 0.3
+    # characters; 0 turns that off. It also mistakes some Quechua, Haitian and Malagasy for them
+    # (0.3 before: README "Lingua's own test sentences").
+    lacking_below: float = 0.5
     # With a filter of one language, Lingua is not asked about a text the filter rejects whatever it
     # says, which keeps lid.176's label; true asks it there too, so rejected texts carry its reading.
     second_opinion_on_rejected: bool = False
