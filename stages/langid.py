@@ -36,10 +36,9 @@ Where lid.176's label is outside Lingua's languages, Lingua can only help when t
 the languages lid.176 lacks: on a text short enough for Lingua to read whole (600 characters) it is
 asked when lid.176's probability is under `lacking_below` (0.5; lid.176 gives texts in a language it
 never learnt 0.1-0.7, Ganda news often Waray at 0.3-0.7), and only a lacking language it names
-replaces lid.176's answer. Lingua's
-confidence cannot tell those apart from Haitian or Quechua, which it does not know either: on whole
-UDHR declarations the rule traded four of those for one Maori, on short texts it gains more than it
-loses (README "Language identification"). A process remembers Lingua's answers (its threads share
+replaces lid.176's answer. Lingua's confidence cannot tell those apart from Haitian or Quechua, which
+it does not know either: on whole UDHR declarations the rule traded four of those for one Maori, on
+short texts it gains more than it loses (README "Language identification"). A process remembers Lingua's answers (its threads share
 them), so a head it has seen (a copy, a site's boilerplate opening) costs nothing the second time.
 With a filter of one language, Lingua is not asked about a text the filter rejects whatever it says
 (`_rejected_whatever_lingua_says`; `second_opinion_on_rejected` asks it anyway).
@@ -473,7 +472,7 @@ class Langid(Stage):
                 continue
             if (lang[i] in LID_GROUPS and code not in LID_GROUPS[lang[i]] and cfg.dictionaries
                     and SPELLERS.written_in(asked[j].as_py(), GROUP_CHECKED_BY[lang[i]], GROUP_SHARE)):
-                continue  # Lingua's trigrams misread short text of the group ("brojevi su preveliki" as Zulu)
+                continue  # Lingua's trigrams misread short text of the group (GROUP_CHECKED_BY)
             confidence = lingua[code]
             if confidence >= LINGUA_MIN_CONFIDENCE:
                 replace.append((j, i, code, confidence))

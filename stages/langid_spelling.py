@@ -231,8 +231,9 @@ _SPECIAL_LINE = re.compile(r"^(?:[ /].*|.*[\t:\\].*|.* )$", re.M)
 
 
 def words_to_check(text: str) -> list[str]:
-    """Up to WORDS words of the text in Latin letters (of up to LONGEST), proper nouns (capitalised
-    after the first word) left out: names are spelt the same in every variety, or in none."""
+    """Up to WORDS words of the text in Latin letters (of 2 to LONGEST), proper nouns (capitalised
+    after the first word) left out: names are spelt the same in every variety, or in none; single
+    letters ("u", "m" for metres) too: the Croatian dictionary lists letters the others do not."""
     found = []
     for i, match in enumerate(_WORD.finditer(text)):  # stops early: a document may be megabytes
         word = match.group()
