@@ -676,6 +676,18 @@ def test_yorubas_letters_decide_where_the_models_read_another_language():
     assert lang[3] == "vi" and lang[4] != "yo" and list(lang[5:]) == ["en", "en"]
 
 
+def test_danish_bokmal_and_nynorsk_are_one_group_for_linguas_full_models():
+    """Written for the test: a short Bokmål sentence both models read as Danish ("Jeg har ikke sett
+    ham siden i fjor": Danish writes "set"), which Lingua's full models of Bokmål, Nynorsk and Danish
+    read as Bokmål; two Danish ones stay Danish."""
+    texts = pa.array(["Jeg har ikke sett ham siden i fjor.", "Hun siger at hun ikke har tid i dag.",
+                      "Vi skal købe mælk og brød i morgen."])
+    stage = Langid(LangidConfig())
+    stage.setup()
+    assert stage.top_labels(texts, 1)[0][0, 0] == "da"
+    assert list(stage.predict(texts)[0]) == ["no", "da", "da"]
+
+
 def test_serbo_croatian_is_linguas_bosnian_croatian_or_serbian():
     """Written for the test. lid.176's `sh` (Serbo-Croatian) was a label Lingua does not know, so it
     counted 1e-3 for Lingua in the product: a Yoruba stub typed without tone marks, which lid.176
