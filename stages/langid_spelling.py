@@ -395,12 +395,15 @@ class Spellers:
         the Serbian standard share is one the Bosnian standard uses too."""
         return not self.accepts("bs", word) and self.accepts("hr", word) and self.accepts("sr", word)
 
+    def accepted(self, words: list[str], codes: tuple[str, ...]) -> dict[str, int]:
+        """How many of `words` each of `codes`' dictionaries accepts."""
+        return {code: sum(self.accepts(code, w) for w in words) for code in codes}
+
     def written_in(self, text: str, codes: tuple[str, ...], share: float) -> bool:
         """Whether one of `codes`' dictionaries accepts at least `share` of the text's words
         (`words_to_check`; none: False)."""
         words = words_to_check(text)
-        return bool(words) and any(sum(self.accepts(code, w) for w in words) >= share * len(words)
-                                   for code in codes)
+        return bool(words) and max(self.accepted(words, codes).values()) >= share * len(words)
 
     def counts(self, text: str, group: tuple[str, ...]) -> dict[str, int]:
         """How many of the text's words (`words_to_check`) each variety of `group` accepts, a marker
@@ -409,7 +412,7 @@ class Spellers:
         word of the Bosnian dictionary's gaps (`bosnian_gap`) counts for Bosnian too. All 0 where no
         variety accepts half the words."""
         words = words_to_check(text)
-        found = {code: sum(self.accepts(code, w) for w in words) for code in group}
+        found = self.accepted(words, group)
         if 2 * max(found.values(), default=0) < len(words):
             # the words read are mostly in none of the varieties (a head in another language above
             # the body): the biggest dictionary's loanwords and names would decide
